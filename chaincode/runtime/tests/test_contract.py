@@ -3,6 +3,7 @@
 import dataclasses
 import enum
 import json
+from typing import ClassVar
 
 import pytest
 from fabric_ccaas import ChaincodeError, Context, Contract, ContractChaincode, error_code_of, evaluate, transaction
@@ -21,7 +22,7 @@ class Reading:
 
 
 class Meters(Contract):
-    seen_roles: list = []
+    seen_roles: ClassVar[list] = []
 
     async def before_transaction(self, ctx: Context) -> None:
         role = ctx.client_identity.get_attribute_value("role") if ctx.stub.get_creator() else None

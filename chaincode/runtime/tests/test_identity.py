@@ -58,7 +58,8 @@ def test_client_identity_fields_and_fabric_ca_attributes():
     identity = ClientIdentity(_creator(cert, "Org2MSP"))
     assert identity.msp_id == "Org2MSP"
     assert identity.certificate.serial_number == 1
-    assert identity.id.startswith("x509::CN=\\ #alice") and identity.id.endswith("::CN=ca.org1,O=org1.example.com,L=San Francisco")
+    assert identity.id.startswith("x509::CN=\\ #alice")
+    assert identity.id.endswith("::CN=ca.org1,O=org1.example.com,L=San Francisco")
     assert base64.b64decode(identity.id_base64).decode() == identity.id
     assert identity.get_attribute_value("role") == "owner"
     assert identity.has_attribute_value("hf.Type", "client")

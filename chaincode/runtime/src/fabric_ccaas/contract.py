@@ -26,8 +26,9 @@ import json
 import logging
 import re
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from fabric_protos.peer import proposal_response_pb2
 
@@ -307,7 +308,7 @@ class ContractChaincode(Chaincode):
                 f"({', '.join(tx.parameter_names)}), got {len(raw_args)}"
             )
         values = []
-        for name, convert, raw in zip(tx.parameter_names, tx.converters, raw_args):
+        for name, convert, raw in zip(tx.parameter_names, tx.converters, raw_args, strict=False):
             try:
                 values.append(convert(raw))
             except (ValueError, TypeError, UnicodeDecodeError) as exc:

@@ -25,7 +25,7 @@ class ChaincodeError(Exception):
 
     def __init__(self, code: enum.Enum, message: str):
         if not isinstance(code, enum.Enum):
-            raise TypeError("code must be a member of an Enum, not %r" % (code,))
+            raise TypeError(f"code must be a member of an Enum, not {code!r}")
         super().__init__(f"{code.value}: {message}")
         self.code = code
         self.detail = message

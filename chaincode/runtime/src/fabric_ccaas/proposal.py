@@ -17,7 +17,7 @@ from fabric_protos.peer import proposal_pb2
 class ProposalView:
     """Read-only view of a ``SignedProposal`` with the fields a chaincode may ask for."""
 
-    __slots__ = ("signed_proposal", "__dict__")
+    __slots__ = ("__dict__", "signed_proposal")
 
     def __init__(self, signed_proposal: proposal_pb2.SignedProposal | None):
         self.signed_proposal = signed_proposal

@@ -40,7 +40,7 @@ class ServerConfig:
     shutdown_grace_s: float = 5.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "ServerConfig":
+    def from_env(cls, env: dict[str, str] | None = None) -> ServerConfig:
         env = os.environ if env is None else env
         missing = [name for name in ("CHAINCODE_SERVER_ADDRESS", "CHAINCODE_ID") if not env.get(name)]
         if missing:
@@ -65,7 +65,7 @@ class _ChaincodeService(chaincode_shim_pb2_grpc.ChaincodeServicer):
         self._chaincode_id = chaincode_id
         self.handlers: set[StreamHandler] = set()
 
-    async def Connect(self, request_iterator, context):  # noqa: N802 - gRPC method name
+    async def Connect(self, request_iterator, context):
         handler = StreamHandler(self._chaincode, context.write)
         self.handlers.add(handler)
         log.info("peer connected from %s", context.peer())

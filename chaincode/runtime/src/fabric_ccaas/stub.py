@@ -9,8 +9,9 @@ breaking the protocol.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 from fabric_protos.common import common_pb2
 from fabric_protos.ledger.queryresult import kv_query_result_pb2
@@ -80,7 +81,7 @@ class QueryIterator:
     Use ``async for`` directly (the iterator closes itself when exhausted) or ``async with`` to close it early.
     """
 
-    def __init__(self, stub: "ChaincodeStub", response: shim.QueryResponse, decode: Callable[[bytes], Any]):
+    def __init__(self, stub: ChaincodeStub, response: shim.QueryResponse, decode: Callable[[bytes], Any]):
         self._stub = stub
         self._decode = decode
         self._results = response.results
@@ -89,7 +90,7 @@ class QueryIterator:
         self._id = response.id
         self._closed = False
 
-    def __aiter__(self) -> "QueryIterator":
+    def __aiter__(self) -> QueryIterator:
         return self
 
     async def __anext__(self) -> Any:
@@ -111,7 +112,7 @@ class QueryIterator:
         if self._has_more:  # the peer already released an iterator it has no more results for
             await self._stub._call(MT.QUERY_STATE_CLOSE, shim.QueryStateClose(id=self._id))
 
-    async def __aenter__(self) -> "QueryIterator":
+    async def __aenter__(self) -> QueryIterator:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -126,15 +127,15 @@ class ChaincodeStub:
     """The API a transaction uses: state, queries, private data, events, identity and proposal fields."""
 
     __slots__ = (
+        "_identity",
+        "_input",
+        "_lock",
+        "_proposal",
         "_transport",
         "channel_id",
-        "tx_id",
-        "_input",
-        "_proposal",
-        "_lock",
-        "read_only",
         "event",
-        "_identity",
+        "read_only",
+        "tx_id",
     )
 
     def __init__(

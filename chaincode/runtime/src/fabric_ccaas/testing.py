@@ -17,7 +17,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -64,7 +64,7 @@ class TestCA:
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
             x509.NameAttribute(NameOID.COMMON_NAME, f"ca.{organization}"),
         ])
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.certificate = (
             x509.CertificateBuilder().subject_name(self.name).issuer_name(self.name)
             .public_key(self._key.public_key()).serial_number(x509.random_serial_number())
@@ -76,7 +76,7 @@ class TestCA:
     def issue(self, common_name: str, attributes: dict[str, str] | None = None,
               organizational_unit: str = "client") -> TestIdentity:
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([
@@ -134,7 +134,7 @@ class _TxContext:
     metadata_writes: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)
     iterators: dict[str, list[bytes]] = field(default_factory=dict)
     paginated: bool = False
-    callees: list["_TxContext"] = field(default_factory=list)  # chaincodes this one called
+    callees: list[_TxContext] = field(default_factory=list)  # chaincodes this one called
 
 
 @dataclass(frozen=True)
@@ -421,7 +421,7 @@ class FakePeer:
         self._reader: Any = None
         self.answer_override: Any = None  # tests may replace answers: fn(message) -> message | None
 
-    async def __aenter__(self) -> "FakePeer":
+    async def __aenter__(self) -> FakePeer:
         import asyncio
 
         first = await self._call.read()
