@@ -419,22 +419,25 @@ class FakePeer:
         self.registered_as: str | None = None
         self.unsolicited: list[shim.ChaincodeMessage] = []
         self._reader: Any = None
+        self._write_lock: Any = None
         self.answer_override: Any = None  # tests may replace answers: fn(message) -> message | None
 
     async def __aenter__(self) -> FakePeer:
         import asyncio
 
+        self._write_lock = asyncio.Lock()  # gRPC allows one write in flight per call
         first = await self._call.read()
         if first.type != MT.REGISTER:
             raise AssertionError(f"expected REGISTER, got {MT.Type.Name(first.type)}")
         self.registered_as = chaincode_pb2.ChaincodeID.FromString(first.payload).name
-        await self._call.write(MT(type=MT.REGISTERED))
-        await self._call.write(MT(type=MT.READY))
+        await self._write(MT(type=MT.REGISTERED))
+        await self._write(MT(type=MT.READY))
         self._reader = asyncio.create_task(self._read_loop())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._call.done_writing()
+        async with self._write_lock:
+            await self._call.done_writing()
         if self._reader:
             self._reader.cancel()
         await self._channel.close()
@@ -456,12 +459,16 @@ class FakePeer:
                 reply = self.answer_override(message) if self.answer_override else None
                 if reply is None:
                     reply = self.ledger.answer(message)
-                await self._call.write(reply)
+                await self._write(reply)
         except grpc.aio.AioRpcError:
             return
 
+    async def _write(self, message: shim.ChaincodeMessage) -> None:
+        async with self._write_lock:
+            await self._call.write(message)
+
     async def send_raw(self, message: shim.ChaincodeMessage) -> None:
-        await self._call.write(message)
+        await self._write(message)
 
     async def transact(self, function: str, *args: str | bytes, identity: TestIdentity | None = None,
                        transient: dict[str, bytes] | None = None, tx_id: str | None = None,
@@ -481,7 +488,7 @@ class FakePeer:
         future = asyncio.get_running_loop().create_future()
         self._waiting[tx_id] = future
         try:
-            await self._call.write(MT(type=MT.TRANSACTION, txid=tx_id, channel_id=self.ledger.channel_id,
+            await self._write(MT(type=MT.TRANSACTION, txid=tx_id, channel_id=self.ledger.channel_id,
                                       payload=chaincode_pb2.ChaincodeInput(args=raw_args).SerializeToString(),
                                       proposal=proposal))
             reply = await future
