@@ -1,0 +1,78 @@
+"""The project's Fabric Gateway client: Gateway → Network → Contract over the Gateway gRPC
+service of Fabric 2.4+ peers, shaped like the official fabric-gateway clients."""
+
+from .client import (
+    DEFAULT_TIMEOUTS,
+    Commit,
+    CommittedTransaction,
+    Contract,
+    Gateway,
+    Network,
+    Proposal,
+    Status,
+    Timeouts,
+    Transaction,
+    create_channel,
+)
+from .errors import (
+    ChaincodeError,
+    ChaincodeEventsError,
+    CommitError,
+    CommitStatusError,
+    EndorseError,
+    ErrorDetail,
+    EvaluateError,
+    GatewayError,
+    SubmitError,
+)
+from .events import (
+    ChaincodeEvent,
+    ChaincodeEventStream,
+    Checkpoint,
+    Checkpointer,
+    FileCheckpointer,
+    InMemoryCheckpointer,
+    listen_chaincode_events,
+)
+from .identity import EcdsaSigner, Signer, SigningIdentity, X509Identity, load_msp
+from .retry import DEFAULT_RETRY_POLICY, RetryAction, RetryPolicy, evaluate_with_retry, submit_with_retry
+
+__all__ = [
+    "DEFAULT_RETRY_POLICY",
+    "DEFAULT_TIMEOUTS",
+    "ChaincodeError",
+    "ChaincodeEvent",
+    "ChaincodeEventStream",
+    "ChaincodeEventsError",
+    "Checkpoint",
+    "Checkpointer",
+    "Commit",
+    "CommitError",
+    "CommitStatusError",
+    "CommittedTransaction",
+    "Contract",
+    "EcdsaSigner",
+    "EndorseError",
+    "ErrorDetail",
+    "EvaluateError",
+    "FileCheckpointer",
+    "Gateway",
+    "GatewayError",
+    "InMemoryCheckpointer",
+    "Network",
+    "Proposal",
+    "RetryAction",
+    "RetryPolicy",
+    "Signer",
+    "SigningIdentity",
+    "Status",
+    "SubmitError",
+    "Timeouts",
+    "Transaction",
+    "X509Identity",
+    "create_channel",
+    "evaluate_with_retry",
+    "listen_chaincode_events",
+    "load_msp",
+    "submit_with_retry",
+]
