@@ -31,9 +31,8 @@ network-down: ## stop every network process by its pid and remove the network's 
 	$(NETWORK) down
 
 deploy-cc: ## deploy the conformance chaincode (served by fabric-ccaas) to the running network
-	$(NETWORK) deployCCAAS -ccn conformance -ccport 9999 \
-	  -cccg chaincode/examples/collections.json \
-	  -ccs "env PYTHONPATH=$(CURDIR)/chaincode/examples $(CURDIR)/$(VENV)/bin/fabric-ccaas conformance:chaincode"
+	$(NETWORK) deployCCAAS -ccn conformance -ccdir chaincode/examples -cccg chaincode/examples/collections.json \
+	  -ccstart "exec $(CURDIR)/$(VENV)/bin/fabric-ccaas conformance:chaincode"
 
 clean: ## remove generated state (network work folder, caches); keeps .venv
 	-$(NETWORK) down

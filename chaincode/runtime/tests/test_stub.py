@@ -140,6 +140,9 @@ async def test_key_level_endorsement_policies(peer):
     await ok(peer, "SetKeyPolicy", "guarded", '["Org2MSP","Org1MSP"]')
     assert (await ok(peer, "GetKeyPolicy", "guarded")).json == ["Org1MSP", "Org2MSP"]
     await ok(peer, "SetPrivateKeyPolicy", "secrets", "pk", '["Org1MSP"]')
+    assert (await ok(peer, "GetPrivateKeyPolicy", "secrets", "pk")).json == []  # no value: Fabric keeps no metadata
+    await ok(peer, "PutPrivate", "secrets", "pk", transient={"value": b"p"})
+    await ok(peer, "SetPrivateKeyPolicy", "secrets", "pk", '["Org1MSP"]')
     assert (await ok(peer, "GetPrivateKeyPolicy", "secrets", "pk")).json == ["Org1MSP"]
 
 

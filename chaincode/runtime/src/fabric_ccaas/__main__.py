@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fabric-ccaas", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("chaincode", help="module:attribute of a Chaincode object (or a class to instantiate)")
+    parser.add_argument("--app-dir", default=".", help="folder to import the module from (default: the current one)")
     args = parser.parse_args(argv)
+    sys.path.insert(0, os.path.abspath(args.app_dir))
 
     # Configure our own logger only: the root logger belongs to the application.
     logger = logging.getLogger("fabric_ccaas")

@@ -222,8 +222,12 @@ class InMemoryPeer:
             if collection == PUBLIC:
                 self.history.setdefault((context.namespace, key), []).append(
                     _Version(tx_id, value or b"", context.timestamp, value is None))
+        for (collection, key), value in context.writes.items():
+            if value is None:  # metadata lives with the value: deleting the key deletes it
+                self.metadata.pop((context.namespace, collection, key), None)
         for (collection, key), entries in context.metadata_writes.items():
-            self.metadata.setdefault((context.namespace, collection, key), {}).update(entries)
+            if key in self.state.get((context.namespace, collection), {}):  # as on Fabric: no value, no metadata
+                self.metadata.setdefault((context.namespace, collection, key), {}).update(entries)
 
     # -- answering the stub (the Transport protocol) -------------------------------------------------------
     async def request(self, message: shim.ChaincodeMessage) -> shim.ChaincodeMessage:

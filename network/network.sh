@@ -1,0 +1,742 @@
+#!/usr/bin/env bash
+#
+# VPP Ledger native test network: one Raft orderer and two peer organisations
+# (Org1MSP = the VPP operator, Org2MSP = the utility) on 127.0.0.1 with TLS,
+# run from Hyperledger Fabric 2.5 binaries the user already has — no Docker.
+# Shaped like fabric-samples' test-network/network.sh.
+#
+#   ./network.sh up                         start orderer + peers (cryptogen, configs, health)
+#   ./network.sh createChannel [-c name]    create the channel and join every node
+#   ./network.sh deployCCAAS -ccn name -ccstart 'cmd' [-ccdir dir] ...
+#   ./network.sh status
+#   ./network.sh down                       stop everything, remove the work folder
+#
+# Run ./network.sh -h for every flag; defaults are in network.config.
+
+NETWORK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export NETWORK_DIR
+# shellcheck source=scripts/utils.sh
+. "${NETWORK_DIR}/scripts/utils.sh"
+
+# Node names; each has <work>/pids/<name>.pid and <work>/logs/<name>.log.
+NODES=(orderer peer0.org1 peer0.org2)
+MARKER_FILE=".vpp-network"
+
+printHelp() {
+    cat <<EOF
+Usage:
+  network.sh <sub-command> [flags]
+
+Sub-commands:
+  up               generate crypto (cryptogen) and node configs, start the orderer and both
+                   peers as background processes, wait until each /healthz is OK
+  up createChannel the same, then createChannel
+  createChannel    build the channel genesis block (configtxgen), join the orderer
+                   (osnadmin) and both peers, wait until both peers have height >= 1
+  deployCCAAS      package, install, approve (both orgs), commit a chaincode-as-a-service,
+                   start its server process, wait until it answers
+  status           processes, health, channel heights, chaincodes; exit 0 only if all nodes run
+  down             stop every process of this network (SIGTERM, then SIGKILL), remove the work folder
+
+Flags (defaults: network.config; environment variables of the same name override them):
+  -c <channel>      channel name                                   CHANNEL_NAME=${CHANNEL_NAME}
+  -bt <duration>    orderer BatchTimeout for a new channel          BATCH_TIMEOUT=${BATCH_TIMEOUT}
+  -mmc <n>          orderer BatchSize.MaxMessageCount               MAX_MESSAGE_COUNT=${MAX_MESSAGE_COUNT}
+  -ccn <name>       chaincode name (deployCCAAS, required)
+  -ccv <version>    chaincode version                              CC_VERSION=${CC_VERSION}
+  -ccs <seq|auto>   chaincode definition sequence                  CC_SEQUENCE=${CC_SEQUENCE}
+  -ccep <policy>    signature policy, e.g. "OR('Org1MSP.peer','Org2MSP.peer')"; NA = channel
+                    default (both orgs endorse)                    CC_END_POLICY=${CC_END_POLICY}
+  -cccg <file>      private data collections config JSON; NA = none  CC_COLL_CONFIG=${CC_COLL_CONFIG}
+  -ccaddr <h:p>     where the chaincode server listens (and peers dial); default 127.0.0.1:<free
+                    port from CCAAS_PORT_BASE=${CCAAS_PORT_BASE}>, kept across redeploys of a name
+  -ccstart <cmd>    shell command starting the chaincode server; it gets CHAINCODE_ID (package id)
+                    and CHAINCODE_SERVER_ADDRESS (host:port) in its environment. NA = do not
+                    start one (you run it yourself; the values are printed)
+  -ccdir <dir>      working directory of -ccstart (alias -ccp); a META-INF/ in it (CouchDB
+                    indexes) is packaged. Default: the current directory
+  -ccqc <json>      readiness query run on both peers after commit; NA = only querycommitted
+                    (default: '{"Args":["org.hyperledger.fabric:GetMetadata"]}')
+  -verbose          print every command
+  -h                this help
+
+Environment only:
+  NETWORK_WORK_DIR  work folder for everything generated (default network/work): ${NETWORK_WORK_DIR}
+  NETWORK_PORT_BASE first port of the 40-port block used (default 7050): ${NETWORK_PORT_BASE}
+  FABRIC_BIN        dir with peer, orderer, configtxgen, osnadmin, cryptogen (else PATH)
+  FABRIC_CFG_PATH   dir with Fabric's core.yaml + orderer.yaml (else \$FABRIC_BIN/../config,
+                    else <dir of peer>/../config)
+  NETWORK_PYTHON    Python 3 with PyYAML (default: repo .venv, else python3)
+
+Exit codes: 0 ok, 1 failure, 2 usage, 3 missing prerequisite / port in use, 4 timeout.
+
+Examples:
+  ./network.sh up createChannel
+  ./network.sh deployCCAAS -ccn records -ccdir ../bench/node-records \\
+      -ccstart 'npx fabric-chaincode-node server --chaincode-address \$CHAINCODE_SERVER_ADDRESS --chaincode-id \$CHAINCODE_ID'
+  NETWORK_WORK_DIR=/tmp/net2 NETWORK_PORT_BASE=8050 ./network.sh up
+  ./network.sh down
+EOF
+}
+
+# ------------------------------------------------------------------ arguments
+
+MODE="${1:-}"
+if [ -z "$MODE" ]; then
+    printHelp_later=1
+else
+    shift
+fi
+case "$MODE" in -h|--help|help) MODE=help ;; esac
+UP_THEN_CHANNEL=false
+if [ "$MODE" = "up" ] && [ "${1:-}" = "createChannel" ]; then
+    UP_THEN_CHANNEL=true
+    shift
+fi
+
+needs_value() { [ "$#" -ge 2 ] || { errorln "flag $1 needs a value"; exit "$EXIT_USAGE"; }; }
+
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+        -h|--help) MODE=help ;;
+        -c) needs_value "$@"; CHANNEL_NAME="$2"; shift ;;
+        -bt) needs_value "$@"; BATCH_TIMEOUT="$2"; shift ;;
+        -mmc) needs_value "$@"; MAX_MESSAGE_COUNT="$2"; shift ;;
+        -ccn) needs_value "$@"; CC_NAME="$2"; shift ;;
+        -ccv) needs_value "$@"; CC_VERSION="$2"; shift ;;
+        -ccs) needs_value "$@"; CC_SEQUENCE="$2"; shift ;;
+        -ccep) needs_value "$@"; CC_END_POLICY="$2"; shift ;;
+        -cccg) needs_value "$@"; CC_COLL_CONFIG="$2"; shift ;;
+        -ccaddr) needs_value "$@"; CC_ADDRESS="$2"; shift ;;
+        -ccstart) needs_value "$@"; CC_START="$2"; shift ;;
+        -ccdir|-ccp) needs_value "$@"; CC_DIR="$2"; shift ;;
+        -ccqc) needs_value "$@"; CC_QUERY_CONSTRUCTOR="$2"; shift ;;
+        -verbose) VERBOSE=true ;;
+        *) errorln "unknown flag: $1"; echo "Run ./network.sh -h for help." >&2; exit "$EXIT_USAGE" ;;
+    esac
+    shift
+done
+
+# shellcheck source=network.config
+. "${NETWORK_DIR}/network.config"
+NETWORK_WORK_DIR="$(realpath -m "$NETWORK_WORK_DIR")"
+export NETWORK_WORK_DIR
+WORK="$NETWORK_WORK_DIR"
+NETWORK_ENV="${WORK}/network.env"
+
+# Later sub-commands use the topology recorded by `up` (ports, binaries, config dir).
+if [ "$MODE" != "up" ] && [ -f "$NETWORK_ENV" ]; then
+    # shellcheck disable=SC1090
+    . "$NETWORK_ENV"
+fi
+
+if [ "${printHelp_later:-0}" = 1 ] || [ "$MODE" = "help" ]; then
+    printHelp
+    [ "$MODE" = "help" ] && exit 0
+    exit "$EXIT_USAGE"
+fi
+
+# ------------------------------------------------------------------ prerequisites
+
+resolvePython() {
+    local candidates=() py
+    if [ -n "$NETWORK_PYTHON" ]; then
+        candidates=("$NETWORK_PYTHON")
+    else
+        candidates=("${NETWORK_DIR}/../.venv/bin/python" python3)
+    fi
+    for py in "${candidates[@]}"; do
+        if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import yaml' >/dev/null 2>&1; then
+            NETWORK_PYTHON="$(command -v "$py")"
+            return 0
+        fi
+    done
+    fatalln "no Python 3 with PyYAML found (tried: ${candidates[*]}); install PyYAML (pip install PyYAML) or set NETWORK_PYTHON" "$EXIT_PREREQ"
+}
+
+netctl() { run "$NETWORK_PYTHON" "${NETWORK_DIR}/scripts/netctl.py" "$@"; }
+
+# checkBinaries NAME...: every NAME must be in $FABRIC_BIN when it is set (no mixing of
+# versions from PATH), else on PATH.
+checkBinaries() {
+    local missing=() b
+    if [ -n "$FABRIC_BIN" ]; then
+        [ -d "$FABRIC_BIN" ] || fatalln "FABRIC_BIN=${FABRIC_BIN} is not a directory" "$EXIT_PREREQ"
+        PATH="$(cd "$FABRIC_BIN" && pwd):$PATH"
+        for b in "$@"; do
+            [ -x "${FABRIC_BIN}/${b}" ] || missing+=("$b")
+        done
+    else
+        for b in "$@"; do
+            command -v "$b" >/dev/null 2>&1 || missing+=("$b")
+        done
+    fi
+    if [ "${#missing[@]}" -gt 0 ]; then
+        errorln "Fabric binaries not found: ${missing[*]}"
+        if [ -n "$FABRIC_BIN" ]; then errorln "  looked in: \$FABRIC_BIN=${FABRIC_BIN}"; else errorln "  looked in: PATH"; fi
+        errorln "  install the Hyperledger Fabric 2.5 binaries (release tarball bin/ + config/) and put"
+        errorln "  bin/ on PATH or set FABRIC_BIN=<dir>/bin; see network/README.md"
+        exit "$EXIT_PREREQ"
+    fi
+}
+
+# resolveFabricConfig: FABRIC_CFG_DIR = $FABRIC_CFG_PATH, else $FABRIC_BIN/../config,
+# else (realpath of peer)/../config; it must hold core.yaml and orderer.yaml.
+resolveFabricConfig() {
+    local tried=() dir
+    if [ -n "${FABRIC_CFG_PATH:-}" ]; then
+        tried=("$FABRIC_CFG_PATH (FABRIC_CFG_PATH)")
+        dir="$FABRIC_CFG_PATH"
+    elif [ -n "$FABRIC_BIN" ] && [ -d "${FABRIC_BIN}/../config" ]; then
+        dir="${FABRIC_BIN}/../config"
+        tried=("$dir (FABRIC_BIN/../config)")
+    else
+        dir="$(dirname "$(realpath "$(command -v peer)")")/../config"
+        tried=("$dir (<peer binary dir>/../config)")
+    fi
+    local missing=() f
+    for f in core.yaml orderer.yaml; do
+        [ -f "${dir}/${f}" ] || missing+=("$f")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        errorln "Fabric config missing: ${missing[*]} not found in ${tried[*]}"
+        errorln "  set FABRIC_CFG_PATH to the config/ dir of the Fabric 2.5 release (core.yaml, orderer.yaml)"
+        exit "$EXIT_PREREQ"
+    fi
+    FABRIC_CFG_DIR="$(realpath "$dir")"
+}
+
+checkPrereqsUp() {
+    checkBinaries peer orderer cryptogen configtxgen osnadmin
+    resolveFabricConfig
+    resolvePython
+    FABRIC_BIN_DIR="$(cd "$(dirname "$(command -v peer)")" && pwd)"
+    local version
+    version="$(peer version 2>/dev/null | sed -ne 's/^ Version: //p')"
+    case "$version" in
+        2.5.*) infoln "Fabric peer ${version} from ${FABRIC_BIN_DIR}, config from ${FABRIC_CFG_DIR}" ;;
+        *) warnln "peer reports version '${version}'; this network is written for Fabric 2.5" ;;
+    esac
+}
+
+# After `up`, sub-commands reuse the recorded binaries and config.
+checkPrereqsRunning() {
+    [ -f "$NETWORK_ENV" ] || fatalln "no network in ${WORK} (run ./network.sh up first, or set NETWORK_WORK_DIR)" "$EXIT_FAIL"
+    PATH="${FABRIC_BIN_DIR}:$PATH"
+    checkBinaries "$@"
+    [ -f "${FABRIC_CFG_DIR}/core.yaml" ] || fatalln "Fabric config missing: ${FABRIC_CFG_DIR}/core.yaml" "$EXIT_PREREQ"
+    resolvePython
+    export FABRIC_CFG_PATH="$FABRIC_CFG_DIR"
+    # shellcheck source=scripts/envVar.sh
+    . "${NETWORK_DIR}/scripts/envVar.sh" || exit "$EXIT_FAIL"
+    local node
+    for node in "${NODES[@]}"; do
+        netctl alive "${WORK}/pids/${node}.pid" ||
+            fatalln "${node} is not running (pid file ${WORK}/pids/${node}.pid; log ${WORK}/logs/${node}.log); run ./network.sh down && ./network.sh up" "$EXIT_FAIL"
+    done
+}
+
+# Export the settings netctl.py reads (and a colour-free log format for the peer CLI).
+exportSettings() {
+    export FABRIC_LOGGING_FORMAT="$NODE_LOGGING_FORMAT"
+    export NETWORK_WORK_DIR FABRIC_CFG_DIR FABRIC_BIN_DIR NETWORK_PORT_BASE \
+        ORDERER_PORT ORDERER_ADMIN_PORT ORDERER_OPS_PORT \
+        PEER0_ORG1_PORT PEER0_ORG1_CC_PORT PEER0_ORG1_OPS_PORT \
+        PEER0_ORG2_PORT PEER0_ORG2_CC_PORT PEER0_ORG2_OPS_PORT CCAAS_PORT_BASE \
+        CC_EXECUTE_TIMEOUT CC_STARTUP_TIMEOUT GATEWAY_ENDORSEMENT_TIMEOUT \
+        BATCH_TIMEOUT MAX_MESSAGE_COUNT ABSOLUTE_MAX_BYTES PREFERRED_MAX_BYTES
+}
+
+writeNetworkEnv() {
+    local var
+    {
+        echo "# Written by network.sh up: the topology of the network in this folder."
+        echo "# Sourced by later network.sh sub-commands and by scripts/envVar.sh."
+        for var in NETWORK_WORK_DIR NETWORK_PORT_BASE FABRIC_BIN_DIR FABRIC_CFG_DIR NETWORK_PYTHON \
+            ORDERER_PORT ORDERER_ADMIN_PORT ORDERER_OPS_PORT \
+            PEER0_ORG1_PORT PEER0_ORG1_CC_PORT PEER0_ORG1_OPS_PORT \
+            PEER0_ORG2_PORT PEER0_ORG2_CC_PORT PEER0_ORG2_OPS_PORT CCAAS_PORT_BASE; do
+            printf '%s=%q\n' "$var" "${!var}"
+        done
+    } >"$NETWORK_ENV"
+}
+
+# ------------------------------------------------------------------ up
+
+anyNodeAlive() {
+    local f
+    for f in "${WORK}"/pids/*.pid; do
+        [ -e "$f" ] || continue
+        netctl alive "$f" && return 0
+    done
+    return 1
+}
+
+# removeWorkDir: only a folder we created (marker file) or an empty one is removed.
+removeWorkDir() {
+    [ -d "$WORK" ] || return 0
+    if [ -f "${WORK}/${MARKER_FILE}" ]; then
+        rm -rf "$WORK"
+    elif [ -z "$(ls -A "$WORK")" ]; then
+        rmdir "$WORK"
+    else
+        fatalln "${WORK} exists, is not empty and was not created by network.sh (no ${MARKER_FILE}); refusing to delete it" "$EXIT_FAIL"
+    fi
+}
+
+# A failed or interrupted `up` stops what it started; the work folder (logs) stays for
+# inspection and is replaced by the next `up` (or removed by `down`).
+abortUp() {
+    local rc=$?
+    [ "$rc" -ne 0 ] || return 0
+    trap - EXIT
+    local f pidfiles=()
+    for f in "${WORK}"/pids/*.pid; do [ -e "$f" ] && pidfiles+=("$f"); done
+    if [ "${#pidfiles[@]}" -gt 0 ]; then
+        warnln "up failed (exit ${rc}): stopping the processes it started; logs stay in ${WORK}/logs"
+        netctl stop --grace "$STOP_GRACE" "${pidfiles[@]}" >&2
+    fi
+    exit "$rc"
+}
+
+networkUp() {
+    local t0; t0=$(now)
+    checkPrereqsUp
+    exportSettings
+    if [ -d "${WORK}/pids" ] && anyNodeAlive; then
+        fatalln "a network is already running in ${WORK} (./network.sh status; ./network.sh down)" "$EXIT_FAIL"
+    fi
+    if [ -d "$WORK" ]; then
+        warnln "removing the stopped network left in ${WORK}"
+        removeWorkDir
+    fi
+    netctl check-ports "$ORDERER_PORT" "$ORDERER_ADMIN_PORT" "$ORDERER_OPS_PORT" \
+        "$PEER0_ORG1_PORT" "$PEER0_ORG1_CC_PORT" "$PEER0_ORG1_OPS_PORT" \
+        "$PEER0_ORG2_PORT" "$PEER0_ORG2_CC_PORT" "$PEER0_ORG2_OPS_PORT" || exit "$EXIT_PREREQ"
+
+    mkdir -p "${WORK}"/{pids,logs,data,config,channel-artifacts,chaincode} || exit "$EXIT_FAIL"
+    trap abortUp EXIT
+    trap 'exit 130' INT TERM
+    echo "VPP Ledger native Fabric network work folder; network.sh down removes it" >"${WORK}/${MARKER_FILE}"
+    writeNetworkEnv
+
+    phase_begin "crypto material (cryptogen)"
+    run cryptogen generate --config="${NETWORK_DIR}/crypto-config.yaml" --output="${WORK}/organizations" \
+        >"${WORK}/logs/cryptogen.log" 2>&1 || { cat "${WORK}/logs/cryptogen.log" >&2; fatalln "cryptogen failed"; }
+    phase_end
+
+    phase_begin "node configs from ${FABRIC_CFG_DIR}"
+    netctl gen-node-configs || fatalln "could not generate node configs"
+    phase_end
+
+    phase_begin "start orderer and peers"
+    netctl start --name orderer --clean-env \
+        --pid "${WORK}/pids/orderer.pid" --log "${WORK}/logs/orderer.log" --cwd "${WORK}/data" \
+        --env "FABRIC_CFG_PATH=${WORK}/config/orderer" --env "FABRIC_LOGGING_SPEC=${NODE_LOGGING_SPEC}" --env "FABRIC_LOGGING_FORMAT=${NODE_LOGGING_FORMAT}" \
+        -- "$(command -v orderer)" || fatalln "could not start the orderer"
+    local org
+    for org in 1 2; do
+        netctl start --name "peer0.org${org}" --clean-env \
+            --pid "${WORK}/pids/peer0.org${org}.pid" --log "${WORK}/logs/peer0.org${org}.log" --cwd "${WORK}/data" \
+            --env "FABRIC_CFG_PATH=${WORK}/config/peer0.org${org}" --env "FABRIC_LOGGING_SPEC=${NODE_LOGGING_SPEC}" --env "FABRIC_LOGGING_FORMAT=${NODE_LOGGING_FORMAT}" \
+            -- "$(command -v peer)" node start || fatalln "could not start peer0.org${org}"
+    done
+    phase_end
+
+    phase_begin "wait for /healthz (timeout ${HEALTH_TIMEOUT}s each)"
+    netctl wait-health --timeout "$HEALTH_TIMEOUT" \
+        --pidfiles "${WORK}/pids/orderer.pid,${WORK}/pids/peer0.org1.pid,${WORK}/pids/peer0.org2.pid" \
+        "orderer=http://127.0.0.1:${ORDERER_OPS_PORT}/healthz" \
+        "peer0.org1=http://127.0.0.1:${PEER0_ORG1_OPS_PORT}/healthz" \
+        "peer0.org2=http://127.0.0.1:${PEER0_ORG2_OPS_PORT}/healthz"
+    local rc=$?
+    if [ "$rc" -ne 0 ]; then
+        errorln "network did not become healthy; logs in ${WORK}/logs/ (./network.sh down to clean up)"
+        exit "$rc"
+    fi
+    phase_end
+
+    netctl write-network-json || fatalln "could not write network.json"
+    trap - EXIT INT TERM
+    successln "Network up in $(elapsed "$t0")s: work folder ${WORK}"
+    println "  orderer     127.0.0.1:${ORDERER_PORT} (admin ${ORDERER_ADMIN_PORT}, ops ${ORDERER_OPS_PORT})"
+    println "  peer0.org1  127.0.0.1:${PEER0_ORG1_PORT} (chaincode ${PEER0_ORG1_CC_PORT}, ops ${PEER0_ORG1_OPS_PORT})"
+    println "  peer0.org2  127.0.0.1:${PEER0_ORG2_PORT} (chaincode ${PEER0_ORG2_CC_PORT}, ops ${PEER0_ORG2_OPS_PORT})"
+}
+
+# ------------------------------------------------------------------ createChannel
+
+# The orderer answers Deliver for a channel only once its Raft node has a leader
+# (about a second after the join); until then Broadcast would fail as well.
+ordererServesChannel() {
+    setGlobals 1 || return 1
+    local probe="${WORK}/channel-artifacts/.probe-${CHANNEL_NAME}.block" rc
+    peer channel fetch oldest "$probe" -c "$CHANNEL_NAME" -o "$ORDERER_ADDRESS" --tls --cafile "$ORDERER_CA" 2>&1
+    rc=$?
+    rm -f "$probe"
+    return "$rc"
+}
+
+peerHeightAtLeast() { # ORG MIN
+    setGlobals "$1" || return 1
+    local out h
+    out="$(peer channel getinfo -c "$CHANNEL_NAME" 2>&1)" || { echo "$out"; return 1; }
+    h="$(echo "$out" | netctl json height)" || { echo "$out"; return 1; }
+    echo "height ${h}"
+    [ "$h" -ge "$2" ]
+}
+
+peerJoin() { # ORG
+    setGlobals "$1" || return 1
+    local out
+    out="$(peer channel join -b "$BLOCKFILE" 2>&1)" && return 0
+    # A peer that already joined (e.g. a retried createChannel) is fine.
+    echo "$out" | grep -q "already exists" && return 0
+    echo "$out"
+    return 1
+}
+
+createChannel() {
+    local t0; t0=$(now)
+    checkPrereqsRunning peer configtxgen osnadmin
+    exportSettings
+    BLOCKFILE="${WORK}/channel-artifacts/${CHANNEL_NAME}.block"
+    [ -f "$BLOCKFILE" ] && fatalln "channel '${CHANNEL_NAME}' was already created in this network (${BLOCKFILE})" "$EXIT_FAIL"
+    infoln "Channel '${CHANNEL_NAME}': BatchTimeout ${BATCH_TIMEOUT}, MaxMessageCount ${MAX_MESSAGE_COUNT}"
+
+    phase_begin "channel genesis block (configtxgen)"
+    local cfg="${WORK}/config/configtx"
+    netctl gen-configtx "${cfg}/configtx.yaml" || fatalln "could not generate configtx.yaml"
+    FABRIC_CFG_PATH="$cfg" run configtxgen -profile VppChannelUsingRaft -outputBlock "$BLOCKFILE" \
+        -channelID "$CHANNEL_NAME" >"${WORK}/logs/configtxgen-${CHANNEL_NAME}.log" 2>&1 ||
+        { cat "${WORK}/logs/configtxgen-${CHANNEL_NAME}.log" >&2; fatalln "configtxgen failed"; }
+    phase_end
+
+    phase_begin "orderer joins (osnadmin channel join)"
+    local out
+    out="$(run osnadmin channel join --channelID "$CHANNEL_NAME" --config-block "$BLOCKFILE" \
+        -o "$ORDERER_ADMIN_ADDRESS" --ca-file "$ORDERER_CA" \
+        --client-cert "$ORDERER_ADMIN_TLS_SIGN_CERT" --client-key "$ORDERER_ADMIN_TLS_PRIVATE_KEY" 2>&1)" ||
+        { println "$out" >&2; fatalln "osnadmin channel join failed"; }
+    println "$out" | sed 's/^/    /'
+    if echo "$out" | grep -q '"error"'; then
+        fatalln "orderer refused to join channel '${CHANNEL_NAME}' (does it exist already?)"
+    fi
+    retry_until "$CHANNEL_TIMEOUT" "orderer serving channel '${CHANNEL_NAME}' (Raft leader elected)" ordererServesChannel ||
+        exit "$EXIT_TIMEOUT"
+    println "    orderer serves '${CHANNEL_NAME}' (Raft leader elected)"
+    phase_end
+
+    phase_begin "peers join"
+    local org
+    for org in 1 2; do
+        retry_until "$CHANNEL_TIMEOUT" "peer0.org${org} channel join" peerJoin "$org" || exit "$EXIT_TIMEOUT"
+        println "    peer0.org${org} joined"
+    done
+    phase_end
+
+    phase_begin "wait until both peers have height >= 1"
+    for org in 1 2; do
+        retry_until "$CHANNEL_TIMEOUT" "peer0.org${org} height" peerHeightAtLeast "$org" 1 || exit "$EXIT_TIMEOUT"
+        println "    peer0.org${org}: ${LAST_OUTPUT}"
+    done
+    phase_end
+
+    netctl write-network-json --channel "$CHANNEL_NAME" || fatalln "could not update network.json"
+    successln "Channel '${CHANNEL_NAME}' created and joined in $(elapsed "$t0")s"
+}
+
+# ------------------------------------------------------------------ deployCCAAS
+
+ccPolicyArgs() {
+    CC_ARGS=()
+    if [ "$CC_END_POLICY" != "NA" ] && [ -n "$CC_END_POLICY" ]; then
+        CC_ARGS+=(--signature-policy "$CC_END_POLICY")
+    fi
+    if [ "$CC_COLL_CONFIG" != "NA" ] && [ -n "$CC_COLL_CONFIG" ]; then
+        CC_ARGS+=(--collections-config "$CC_COLL_CONFIG")
+    fi
+}
+
+ccInstall() { # ORG
+    setGlobals "$1" || return 1
+    if peer lifecycle chaincode queryinstalled --output json 2>/dev/null | netctl json installed "$PACKAGE_ID"; then
+        println "    already installed on peer0.org$1"
+        return 0
+    fi
+    run peer lifecycle chaincode install "$CC_PACKAGE" 2>&1 | sed 's/^/    /'
+    [ "${PIPESTATUS[0]}" -eq 0 ]
+}
+
+# resolveSequence: CC_SEQUENCE=auto -> 1 for a new name; the approved-but-uncommitted
+# sequence if there is one; else committed + 1.
+resolveSequence() {
+    [ "$CC_SEQUENCE" = "auto" ] || return 0
+    setGlobals 1
+    local committed approved out
+    if out="$(peer lifecycle chaincode querycommitted -C "$CHANNEL_NAME" -n "$CC_NAME" --output json 2>/dev/null)"; then
+        committed="$(echo "$out" | netctl json sequence)"
+    else
+        committed=0
+    fi
+    if out="$(peer lifecycle chaincode queryapproved -C "$CHANNEL_NAME" -n "$CC_NAME" --output json 2>/dev/null)"; then
+        approved="$(echo "$out" | netctl json sequence)"
+    else
+        approved=0
+    fi
+    if [ "$approved" -gt "$committed" ]; then
+        CC_SEQUENCE="$approved"
+    else
+        CC_SEQUENCE=$((committed + 1))
+    fi
+}
+
+ccApprove() { # ORG
+    setGlobals "$1" || return 1
+    run peer lifecycle chaincode approveformyorg -o "$ORDERER_ADDRESS" --tls --cafile "$ORDERER_CA" \
+        --channelID "$CHANNEL_NAME" --name "$CC_NAME" --version "$CC_VERSION" --package-id "$PACKAGE_ID" \
+        --sequence "$CC_SEQUENCE" "${CC_ARGS[@]}" --waitForEventTimeout "${CC_READY_TIMEOUT}s"
+}
+
+ccCommitReady() {
+    setGlobals 1 || return 1
+    peer lifecycle chaincode checkcommitreadiness --channelID "$CHANNEL_NAME" --name "$CC_NAME" \
+        --version "$CC_VERSION" --sequence "$CC_SEQUENCE" "${CC_ARGS[@]}" --output json 2>&1 | netctl json approvals
+    [ "${PIPESTATUS[1]}" -eq 0 ]
+}
+
+ccCommit() {
+    setGlobals 1 || return 1
+    parsePeerConnectionParameters 1 2
+    run peer lifecycle chaincode commit -o "$ORDERER_ADDRESS" --tls --cafile "$ORDERER_CA" \
+        --channelID "$CHANNEL_NAME" --name "$CC_NAME" --version "$CC_VERSION" --sequence "$CC_SEQUENCE" \
+        "${CC_ARGS[@]}" "${PEER_CONN_PARMS[@]}" --waitForEventTimeout "${CC_READY_TIMEOUT}s"
+}
+
+ccCommitted() { # ORG
+    setGlobals "$1" || return 1
+    local out
+    out="$(peer lifecycle chaincode querycommitted -C "$CHANNEL_NAME" -n "$CC_NAME" --output json 2>&1)" || { echo "$out"; return 1; }
+    echo "$out" | netctl json committed "${CC_VERSION}:${CC_SEQUENCE}" || { echo "$out"; return 1; }
+}
+
+ccQuery() { # ORG
+    setGlobals "$1" || return 1
+    peer chaincode query -C "$CHANNEL_NAME" -n "$CC_NAME" -c "$CC_QUERY_CONSTRUCTOR"
+}
+
+deployCCAAS() {
+    local t0; t0=$(now)
+    [ -n "${CC_NAME:-}" ] && [ "$CC_NAME" != "NA" ] ||
+        fatalln "no chaincode name: ./network.sh deployCCAAS -ccn <name> -ccstart '<command>' [-ccdir <dir>]" "$EXIT_USAGE"
+    [[ "$CC_NAME" =~ ^[a-zA-Z0-9]+([-_][a-zA-Z0-9]+)*$ ]] ||
+        fatalln "invalid chaincode name '${CC_NAME}' (letters, digits, - and _)" "$EXIT_USAGE"
+    [ -n "${CC_START:-}" ] ||
+        fatalln "no -ccstart '<command>' (the chaincode server command; NA to run it yourself)" "$EXIT_USAGE"
+    CC_DIR="$(realpath "${CC_DIR:-$PWD}")" || fatalln "-ccdir does not exist" "$EXIT_USAGE"
+    [ -d "$CC_DIR" ] || fatalln "-ccdir ${CC_DIR} is not a directory" "$EXIT_USAGE"
+    if [ "$CC_COLL_CONFIG" != "NA" ] && [ -n "$CC_COLL_CONFIG" ]; then
+        [ -f "$CC_COLL_CONFIG" ] || fatalln "collections config ${CC_COLL_CONFIG} not found" "$EXIT_USAGE"
+        CC_COLL_CONFIG="$(realpath "$CC_COLL_CONFIG")"
+    fi
+    checkPrereqsRunning peer
+    exportSettings
+    [ -f "${WORK}/channel-artifacts/${CHANNEL_NAME}.block" ] ||
+        fatalln "channel '${CHANNEL_NAME}' was not created in this network (./network.sh createChannel -c ${CHANNEL_NAME})" "$EXIT_FAIL"
+    ccPolicyArgs
+
+    local ccwork="${WORK}/chaincode/${CC_NAME}"
+    mkdir -p "$ccwork"
+    phase_begin "package ${CC_NAME} (ccaas)"
+    if [ -z "${CC_ADDRESS:-}" ]; then
+        if [ -f "${ccwork}/address" ]; then
+            CC_ADDRESS="$(cat "${ccwork}/address")"
+        else
+            local taken
+            taken="$(cat "${WORK}"/chaincode/*/address 2>/dev/null | sed 's/.*://' | paste -sd, -)"
+            CC_ADDRESS="127.0.0.1:$(netctl free-port "$CCAAS_PORT_BASE" --exclude "$taken")" ||
+                fatalln "no free port for the chaincode server"
+        fi
+    fi
+    echo "$CC_ADDRESS" >"${ccwork}/address"
+    CC_LABEL="${CC_NAME}_${CC_VERSION}"
+    CC_PACKAGE="${ccwork}/${CC_NAME}.tar.gz"
+    netctl package-ccaas --label "$CC_LABEL" --address "$CC_ADDRESS" --dial-timeout "$CC_DIAL_TIMEOUT" \
+        --meta-inf "${CC_DIR}/META-INF" --out "$CC_PACKAGE" || fatalln "packaging failed"
+    PACKAGE_ID="$(peer lifecycle chaincode calculatepackageid "$CC_PACKAGE")" || fatalln "calculatepackageid failed"
+    echo "$PACKAGE_ID" >"${ccwork}/package_id"
+    println "    package id ${PACKAGE_ID}"
+    phase_end
+
+    phase_begin "install on peer0.org1 and peer0.org2"
+    local org
+    for org in 1 2; do
+        ccInstall "$org" || fatalln "install on peer0.org${org} failed"
+    done
+    phase_end
+
+    resolveSequence
+    infoln "Definition: name ${CC_NAME}, version ${CC_VERSION}, sequence ${CC_SEQUENCE}, channel ${CHANNEL_NAME}${CC_ARGS[*]:+, ${CC_ARGS[*]}}"
+
+    phase_begin "chaincode server"
+    local pidfile="${WORK}/pids/cc-${CC_NAME}.pid" logfile="${WORK}/logs/cc-${CC_NAME}.log"
+    if [ -f "$pidfile" ]; then
+        netctl stop --grace "$STOP_GRACE" "$pidfile"
+    fi
+    if [ "$CC_START" = "NA" ]; then
+        warnln "    not starting a chaincode server (-ccstart NA); start yours with:"
+        println "      CHAINCODE_ID=${PACKAGE_ID} CHAINCODE_SERVER_ADDRESS=${CC_ADDRESS} <your server>"
+    else
+        netctl check-ports "${CC_ADDRESS##*:}" || exit "$EXIT_PREREQ"
+        netctl start --name "cc-${CC_NAME}" --pid "$pidfile" --log "$logfile" --cwd "$CC_DIR" --settle 1 \
+            --env "CHAINCODE_ID=${PACKAGE_ID}" --env "CHAINCODE_SERVER_ADDRESS=${CC_ADDRESS}" \
+            --env "CORE_CHAINCODE_ID_NAME=${PACKAGE_ID}" \
+            -- /bin/sh -c "$CC_START" || fatalln "the chaincode server did not start (log ${logfile})"
+    fi
+    phase_end
+
+    phase_begin "approve for Org1MSP and Org2MSP"
+    for org in 1 2; do
+        ccApprove "$org" 2>&1 | sed 's/^/    /'
+        [ "${PIPESTATUS[0]}" -eq 0 ] || fatalln "approveformyorg for Org${org}MSP failed"
+    done
+    retry_until "$CC_READY_TIMEOUT" "commit readiness" ccCommitReady || exit "$EXIT_TIMEOUT"
+    println "    commit readiness: ${LAST_OUTPUT}"
+    phase_end
+
+    phase_begin "commit"
+    ccCommit 2>&1 | sed 's/^/    /'
+    [ "${PIPESTATUS[0]}" -eq 0 ] || fatalln "commit of ${CC_NAME} failed"
+    for org in 1 2; do
+        retry_until "$CC_READY_TIMEOUT" "querycommitted on peer0.org${org}" ccCommitted "$org" || exit "$EXIT_TIMEOUT"
+    done
+    println "    committed on both peers: version ${CC_VERSION}, sequence ${CC_SEQUENCE}"
+    phase_end
+
+    if [ "$CC_START" != "NA" ] && [ "$CC_QUERY_CONSTRUCTOR" != "NA" ]; then
+        phase_begin "wait until ${CC_NAME} answers on both peers"
+        for org in 1 2; do
+            if ! retry_until "$CC_READY_TIMEOUT" "query ${CC_QUERY_CONSTRUCTOR} on peer0.org${org}" ccQuery "$org"; then
+                errorln "chaincode server log (${logfile}):"
+                tail -n 20 "$logfile" | sed 's/^/    /' >&2
+                exit "$EXIT_TIMEOUT"
+            fi
+            println "    peer0.org${org}: answered (${#LAST_OUTPUT} bytes)"
+        done
+        phase_end
+    fi
+
+    netctl write-network-json --chaincode "$CC_NAME" --cc-channel "$CHANNEL_NAME" \
+        --cc-version "$CC_VERSION" --cc-sequence "$CC_SEQUENCE" || fatalln "could not update network.json"
+    successln "Chaincode '${CC_NAME}' deployed in $(elapsed "$t0")s: package ${PACKAGE_ID}, server ${CC_ADDRESS}"
+    [ "$CC_START" = "NA" ] || println "  server pid file ${pidfile}, log ${logfile}"
+}
+
+# ------------------------------------------------------------------ status
+
+networkStatus() {
+    if [ ! -f "$NETWORK_ENV" ]; then
+        println "no network in ${WORK}"
+        exit "$EXIT_FAIL"
+    fi
+    resolvePython
+    exportSettings
+    local rc=0 f name pid state health url
+    println "work folder: ${WORK}"
+    for f in "${WORK}"/pids/*.pid; do
+        [ -e "$f" ] || continue
+        name="$(basename "$f" .pid)"
+        pid="$(cat "$f")"
+        if netctl alive "$f"; then state="running"; else state="STOPPED"; fi
+        url=""
+        case "$name" in
+            orderer) url="http://127.0.0.1:${ORDERER_OPS_PORT}/healthz" ;;
+            peer0.org1) url="http://127.0.0.1:${PEER0_ORG1_OPS_PORT}/healthz" ;;
+            peer0.org2) url="http://127.0.0.1:${PEER0_ORG2_OPS_PORT}/healthz" ;;
+        esac
+        health=""
+        if [ -n "$url" ]; then
+            if netctl wait-health --timeout 0 "${name}=${url}" >/dev/null 2>&1; then health="healthy"; else health="UNHEALTHY"; fi
+        fi
+        printf '  %-22s pid %-8s %-8s %s\n' "$name" "$pid" "$state" "$health"
+    done
+    local node
+    for node in "${NODES[@]}"; do
+        netctl alive "${WORK}/pids/${node}.pid" || rc=1
+    done
+    if [ "$rc" -eq 0 ]; then
+        PATH="${FABRIC_BIN_DIR}:$PATH"
+        export FABRIC_CFG_PATH="$FABRIC_CFG_DIR"
+        . "${NETWORK_DIR}/scripts/envVar.sh"
+        local block ch org
+        for block in "${WORK}"/channel-artifacts/*.block; do
+            [ -e "$block" ] || continue
+            ch="$(basename "$block" .block)"
+            for org in 1 2; do
+                setGlobals "$org"
+                printf '  channel %-14s peer0.org%s height %s\n' "$ch" "$org" \
+                    "$(peer channel getinfo -c "$ch" 2>/dev/null | netctl json height 2>/dev/null || echo '?')"
+            done
+        done
+        for f in "${WORK}"/chaincode/*/package_id; do
+            [ -e "$f" ] || continue
+            printf '  chaincode %-12s %s at %s\n' "$(basename "$(dirname "$f")")" "$(cat "$f")" \
+                "$(cat "$(dirname "$f")/address")"
+        done
+    fi
+    exit "$rc"
+}
+
+# ------------------------------------------------------------------ down
+
+networkDown() {
+    local t0; t0=$(now)
+    if [ ! -d "$WORK" ]; then
+        successln "no network in ${WORK}; nothing to do"
+        return 0
+    fi
+    resolvePython
+    phase_begin "stop processes (SIGTERM, SIGKILL after ${STOP_GRACE}s)"
+    local pidfiles=() f
+    # Chaincode servers first, then peers, then the orderer.
+    for f in "${WORK}"/pids/cc-*.pid; do [ -e "$f" ] && pidfiles+=("$f"); done
+    if [ "${#pidfiles[@]}" -gt 0 ]; then
+        netctl stop --grace "$STOP_GRACE" "${pidfiles[@]}" || fatalln "could not stop the chaincode servers"
+    fi
+    pidfiles=()
+    for f in "${WORK}"/pids/peer*.pid; do [ -e "$f" ] && pidfiles+=("$f"); done
+    if [ "${#pidfiles[@]}" -gt 0 ]; then
+        netctl stop --grace "$STOP_GRACE" "${pidfiles[@]}" || fatalln "could not stop the peers"
+    fi
+    pidfiles=()
+    for f in "${WORK}"/pids/*.pid; do [ -e "$f" ] && pidfiles+=("$f"); done
+    if [ "${#pidfiles[@]}" -gt 0 ]; then
+        netctl stop --grace "$STOP_GRACE" "${pidfiles[@]}" || fatalln "could not stop the orderer"
+    fi
+    phase_end
+    phase_begin "remove ${WORK}"
+    removeWorkDir
+    phase_end
+    successln "Network down in $(elapsed "$t0")s"
+}
+
+# ------------------------------------------------------------------ dispatch
+
+case "$MODE" in
+    up)
+        networkUp
+        if [ "$UP_THEN_CHANNEL" = true ]; then
+            createChannel
+        fi
+        ;;
+    createChannel) createChannel ;;
+    deployCCAAS) deployCCAAS ;;
+    status) networkStatus ;;
+    down) networkDown ;;
+    *)
+        errorln "unknown sub-command '${MODE}'"
+        echo "Run ./network.sh -h for help." >&2
+        exit "$EXIT_USAGE"
+        ;;
+esac
+exit "$EXIT_OK"

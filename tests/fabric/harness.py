@@ -1,0 +1,202 @@
+"""Drive the native Fabric network (network/network.sh) from Python: tests and benchmarks share this.
+
+Everything the network knows about itself is read from <work>/network.json, written by network.sh.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from fabric_protos.common import common_pb2
+from fabric_protos.peer import chaincode_event_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
+
+ROOT = Path(__file__).resolve().parents[2]
+NETWORK_SH = ROOT / "network" / "network.sh"
+VENV_BIN = ROOT / ".venv" / "bin"
+EXAMPLES = ROOT / "chaincode" / "examples"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class NetworkError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class BlockTransaction:
+    tx_id: str
+    validation_code: int
+    chaincode: str
+    event_name: str
+    event_payload: bytes
+
+
+def python_chaincode_command(module: str) -> str:
+    """The -ccstart command that serves chaincode/examples/<module>.py with fabric-ccaas."""
+    return f"exec {VENV_BIN / 'fabric-ccaas'} --app-dir {EXAMPLES} {module}:chaincode"
+
+
+class FabricNetwork:
+    def __init__(self, work_dir: Path, port_base: int, log=print):
+        self.work_dir = Path(work_dir)
+        self.port_base = port_base
+        self.log = log
+        self.env = {**os.environ, "NETWORK_WORK_DIR": str(self.work_dir), "NETWORK_PORT_BASE": str(port_base)}
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def _network(self, *args: str, timeout: float = 300) -> str:
+        result = subprocess.run([str(NETWORK_SH), *args], env=self.env, capture_output=True, text=True,
+                                timeout=timeout)
+        if result.returncode != 0:
+            raise NetworkError(f"network.sh {' '.join(args)} exited {result.returncode}:\n"
+                               f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        return result.stdout
+
+    def up(self, batch_timeout: str = "250ms", max_message_count: int = 10) -> None:
+        self._network("up")
+        self._network("createChannel", "-bt", batch_timeout, "-mmc", str(max_message_count))
+
+    def deploy(self, name: str, start: str, *, workdir: Path = EXAMPLES, collections: Path | None = None,
+               policy: str | None = None) -> dict:
+        args = ["deployCCAAS", "-ccn", name, "-ccstart", start, "-ccdir", str(workdir)]
+        if collections:
+            args += ["-cccg", str(collections)]
+        if policy:
+            args += ["-ccep", policy]
+        self._network(*args)
+        return self.info["chaincodes"][name]
+
+    def down(self) -> None:
+        self._network("down", timeout=120)
+
+    @property
+    def info(self) -> dict:
+        return json.loads((self.work_dir / "network.json").read_text())
+
+    @property
+    def channel(self) -> str:
+        return next(iter(self.info["channels"]))
+
+    def pid_of(self, component: str) -> int:
+        """The pid of 'orderer', 'peer0.org1', 'peer0.org2' or 'cc-<chaincode name>'."""
+        return int((self.work_dir / "pids" / f"{component}.pid").read_text().strip())
+
+    # -- the peer CLI -------------------------------------------------------------------------------------------
+    def _cli_env(self, org: str, user: str) -> dict[str, str]:
+        info = self.info
+        o = info["orgs"][org]
+        return {**self.env, "PATH": f"{info['fabric_bin']}:{os.environ['PATH']}",
+                "FABRIC_CFG_PATH": info["fabric_cfg_path"], "CORE_PEER_TLS_ENABLED": "true",
+                "CORE_PEER_LOCALMSPID": o["msp_id"], "CORE_PEER_ADDRESS": o["peer"]["address"],
+                "CORE_PEER_TLS_ROOTCERT_FILE": o["peer"]["tls_ca"],
+                "CORE_PEER_MSPCONFIGPATH": o["users"][user]["msp_dir"]}
+
+    def peer(self, *args: str, org: str = "org1", user: str = "User1", check: bool = True,
+             timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run(["peer", *args], env=self._cli_env(org, user), capture_output=True, text=True,
+                                timeout=timeout)
+        result.stderr = _ANSI.sub("", result.stderr)
+        if check and result.returncode != 0:
+            raise NetworkError(f"peer {' '.join(args[:3])} exited {result.returncode}: {result.stderr[-2000:]}")
+        return result
+
+    def invoke(self, chaincode: str, *args: str, org: str = "org1", endorsers: tuple[str, ...] = ("org1", "org2"),
+               transient: dict[str, bytes] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        """``peer chaincode invoke --waitForEvent`` endorsed by ``endorsers``."""
+        info = self.info
+        cli = ["chaincode", "invoke", "-o", info["orderer"]["address"], "--ordererTLSHostnameOverride",
+               info["orderer"]["host"], "--tls", "--cafile", info["orderer"]["tls_ca"], "-C", self.channel,
+               "-n", chaincode, "--waitForEvent", "-c", json.dumps({"Args": list(args)})]
+        for endorser in endorsers:
+            peer = info["orgs"][endorser]["peer"]
+            cli += ["--peerAddresses", peer["address"], "--tlsRootCertFiles", peer["tls_ca"]]
+        if transient:
+            cli += ["--transient", json.dumps({k: base64.b64encode(v).decode() for k, v in transient.items()})]
+        return self.peer(*cli, org=org, check=check)
+
+    def query(self, chaincode: str, *args: str, org: str = "org1", check: bool = True) -> subprocess.CompletedProcess:
+        return self.peer("chaincode", "query", "-C", self.channel, "-n", chaincode,
+                         "-c", json.dumps({"Args": list(args)}), org=org, check=check)
+
+    def height(self, org: str) -> tuple[int, str]:
+        out = self.peer("channel", "getinfo", "-c", self.channel, org=org, user="Admin").stdout
+        info = json.loads(out[out.index("{"):])
+        return info["height"], info["currentBlockHash"]
+
+    def block(self, org: str, number: int | str) -> common_pb2.Block:
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / "block.pb"
+            self.peer("channel", "fetch", str(number), str(target), "-c", self.channel, org=org, user="Admin")
+            return common_pb2.Block.FromString(target.read_bytes())
+
+    # -- the Python Fabric Gateway client -----------------------------------------------------------------------
+    def wait_until_endorsable(self, chaincode: str, timeout: float = 60) -> float:
+        """Block until the peer's Gateway can collect endorsements from both orgs for ``chaincode``.
+
+        Right after a channel or chaincode appears, gossip takes a few seconds to tell each peer about the
+        other org's peer and what it has installed; until then the Gateway answers FAILED_PRECONDITION.
+        The probe only endorses (GetMetadata): nothing is submitted. Returns the seconds waited.
+        """
+        import asyncio
+        import time
+
+        from vpp_gateway.fabric import GatewayError
+
+        async def probe() -> float:
+            start = time.monotonic()
+            async with self.gateway("org1") as gateway:
+                contract = gateway.get_network(self.channel).get_contract(chaincode)
+                while True:
+                    try:
+                        await contract.new_proposal("org.hyperledger.fabric:GetMetadata").endorse()
+                        return time.monotonic() - start
+                    except GatewayError as exc:
+                        if time.monotonic() - start > timeout:
+                            raise NetworkError(f"{chaincode} not endorsable after {timeout}s: {exc}") from exc
+                        await asyncio.sleep(0.5)
+
+        return asyncio.run(probe())
+
+    def gateway(self, org: str = "org1", user: str = "User1"):
+        from vpp_gateway.fabric import Gateway, load_msp
+
+        o = self.info["orgs"][org]
+        identity = load_msp(o["users"][user]["msp_dir"], o["msp_id"])
+        return Gateway.connect(o["peer"]["address"], identity,
+                               tls_root_certificates=Path(o["peer"]["tls_ca"]).read_bytes(),
+                               ssl_target_name_override=o["peer"]["name"])
+
+
+def transactions_in(block: common_pb2.Block) -> list[BlockTransaction]:
+    """Each endorser transaction of a block with its validation code and chaincode event."""
+    codes = block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER]
+    found = []
+    for index, raw in enumerate(block.data.data):
+        payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(raw).payload)
+        header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
+        if header.type != common_pb2.ENDORSER_TRANSACTION:
+            continue
+        tx = transaction_pb2.Transaction.FromString(payload.data)
+        action = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
+        response = proposal_response_pb2.ProposalResponsePayload.FromString(
+            action.action.proposal_response_payload)
+        cc_action = proposal_pb2.ChaincodeAction.FromString(response.extension)
+        event = chaincode_event_pb2.ChaincodeEvent.FromString(cc_action.events)
+        found.append(BlockTransaction(header.tx_id, codes[index], cc_action.chaincode_id.name, event.event_name,
+                                      event.payload))
+    return found
+
+
+def parse_invoke_payload(stderr: str) -> str:
+    """The payload printed by ``peer chaincode invoke`` ("... result: status:200 payload:"...")."""
+    match = re.search(r'result: status:(\d+)(?: payload:"((?:[^"\\]|\\.)*)")?', stderr)
+    if not match:
+        raise NetworkError(f"no result in: {stderr[-500:]}")
+    raw = match.group(2) or ""
+    return bytes(raw, "utf-8").decode("unicode_escape")
