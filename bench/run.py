@@ -38,7 +38,8 @@ def write_summary() -> Path:
         doc = json.loads(path.read_text())
         lines += [f"## {doc['benchmark']}", "", f"- command: `{doc['command']}`", f"- when: {doc['when']}"]
         for key, value in doc.get("conditions", {}).items():
-            lines.append(f"- {key}: {value}")
+            if isinstance(value, str):  # raw samples stay in the JSON file
+                lines.append(f"- {key}: {value}")
         lines += ["", "| figure | ours | baseline | ratio | better | target |", "|---|---|---|---|---|---|"]
         for m in doc["metrics"]:
             lines.append(f"| {m['name']} | {m['value']} {m['unit']} | {m['baseline_value']} {m['unit']} "
