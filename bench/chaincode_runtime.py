@@ -19,9 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+from vpp_gateway.fabric import GatewayError
+
 from tests.fabric.harness import FabricNetwork, python_chaincode_command
 from tests.fabric.locate import FabricMissingError, locate
-from vpp_gateway.fabric import GatewayError
 
 from .run import metric
 
@@ -45,7 +46,7 @@ def memory_kib(pid: int) -> dict[str, int]:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else 0.0
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
 async def load(contract, kind: str, concurrency: int, seconds: float, prefix: str, keys: list[str]) -> dict:

@@ -3,8 +3,8 @@
 Configuration comes from the environment, as in fabric-samples: CHAINCODE_SERVER_ADDRESS (host:port),
 CHAINCODE_ID (the package id the peer knows), CHAINCODE_TLS_DISABLED (default true), CHAINCODE_TLS_KEY,
 CHAINCODE_TLS_CERT, CHAINCODE_CLIENT_CA_CERT (files), CHAINCODE_LOG_LEVEL (default INFO: start and stop only;
-DEBUG adds per-transaction detail), CHAINCODE_SHUTDOWN_GRACE (seconds, default 5), CHAINCODE_EVENT_LOOP (uvloop, the default when installed, or
-asyncio; uvloop cut the runtime's CPU per transaction by 10-18% in bench/).
+DEBUG adds per-transaction detail), CHAINCODE_SHUTDOWN_GRACE (seconds, default 5), CHAINCODE_EVENT_LOOP
+(uvloop, the default when installed, or asyncio; uvloop cut CPU per transaction by 10-18% here).
 """
 
 from __future__ import annotations
