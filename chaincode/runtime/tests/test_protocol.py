@@ -212,3 +212,30 @@ def test_importing_the_runtime_leaves_the_root_logger_alone():
             "import fabric_ccaas, fabric_ccaas.testing;"
             "assert (logging.getLogger().level, list(logging.getLogger().handlers)) == before")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+async def test_stopping_finishes_transactions_in_flight_and_refuses_new_ones():
+    from fabric_ccaas import Context, Contract, ContractChaincode, transaction
+
+    started = asyncio.Event()
+
+    class Slow(Contract):
+        @transaction
+        async def Work(self, ctx: Context) -> str:
+            started.set()
+            await asyncio.sleep(0.3)
+            await ctx.stub.put_state("done", b"1")
+            return "finished"
+
+    server = await start(ContractChaincode(Slow()))
+    async with FakePeer(f"127.0.0.1:{server.port}") as peer:
+        in_flight = asyncio.ensure_future(peer.transact("Work"))
+        await started.wait()
+        stopping = asyncio.ensure_future(server.stop(grace=5))
+        await asyncio.sleep(0.05)
+        refused = await peer.transact("Work")
+        assert refused.type == MT.ERROR and b"shutting down" in refused.payload
+        finished = await in_flight
+        assert response_of(finished).payload == b"finished"
+        assert peer.ledger.state[("cc", "")]["done"] == b"1"
+        await stopping

@@ -48,6 +48,7 @@ class StreamHandler:
         self._pending: dict[tuple[str, str], asyncio.Future] = {}
         self._in_flight: dict[tuple[str, str], asyncio.Task] = {}
         self.state = CREATED
+        self.draining = False  # shutting down: finish what is in flight, refuse new transactions
 
     # -- writing ---------------------------------------------------------------------------------------
     async def send(self, message: shim.ChaincodeMessage) -> None:
@@ -86,6 +87,9 @@ class StreamHandler:
                             message.txid)
         elif kind in (MT.TRANSACTION, MT.INIT) and self.state == READY:
             key = (message.channel_id, message.txid)
+            if self.draining:
+                await self._reply_error(message, "the chaincode server is shutting down")
+                return
             if key in self._in_flight:
                 await self._reply_error(message, "a transaction with this id is already in flight")
                 return
@@ -132,6 +136,10 @@ class StreamHandler:
             log.exception("transaction %s failed", message.txid)
             if self.state != CLOSED:
                 await self._reply_error(message, f"chaincode failed: {type(exc).__name__}: {exc}")
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
 
     def close(self) -> None:
         """The stream ended: fail every stub call still waiting, so their transactions finish."""

@@ -109,9 +109,18 @@ class ChaincodeServer:
         log.info("chaincode %s listening on %s (tls=%s)", cfg.chaincode_id, cfg.address, bool(cfg.tls_key))
 
     async def stop(self, grace: float | None = None) -> None:
-        if self._server is not None:
-            await self._server.stop(self.config.shutdown_grace_s if grace is None else grace)
-            self._server = None
+        """Refuse new transactions, give those in flight up to ``grace`` seconds to finish, then close."""
+        if self._server is None:
+            return
+        grace = self.config.shutdown_grace_s if grace is None else grace
+        handlers = list(self._service.handlers)
+        for handler in handlers:
+            handler.draining = True
+        deadline = asyncio.get_running_loop().time() + grace
+        while any(h.in_flight for h in handlers) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        await self._server.stop(0)
+        self._server = None
 
     async def run(self) -> None:
         """Start, then serve until SIGTERM or SIGINT; in-flight transactions get the grace period."""
