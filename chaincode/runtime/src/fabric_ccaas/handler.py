@@ -138,8 +138,8 @@ class StreamHandler:
                 await self._reply_error(message, f"chaincode failed: {type(exc).__name__}: {exc}")
 
     @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
+    def in_flight(self) -> list[asyncio.Task]:
+        return list(self._in_flight.values())
 
     def close(self) -> None:
         """The stream ended: fail every stub call still waiting, so their transactions finish."""

@@ -116,9 +116,9 @@ class ChaincodeServer:
         handlers = list(self._service.handlers)
         for handler in handlers:
             handler.draining = True
-        deadline = asyncio.get_running_loop().time() + grace
-        while any(h.in_flight for h in handlers) and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.02)
+        in_flight = [task for handler in handlers for task in handler.in_flight]
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=grace)
         await self._server.stop(0)
         self._server = None
 
