@@ -1,0 +1,52 @@
+"""The repository keeps the layout and the promises its README and design make."""
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_design_layout_exists():
+    for folder in ("chaincode", "network", "gateway", "meter-edge", "web", "tests"):
+        assert (ROOT / folder).is_dir(), folder
+    for file in ("docker-compose.yaml", "Makefile", "README.md", ".ci/run"):
+        assert (ROOT / file).is_file(), file
+
+
+def test_makefile_has_the_promised_targets():
+    targets = {line.split(":", 1)[0] for line in (ROOT / "Makefile").read_text().splitlines()
+               if line and not line[0].isspace() and ":" in line and not line.startswith((".", "#"))}
+    assert {"setup", "test", "bench", "network-up", "network-down"} <= targets
+
+
+def test_ci_runs_the_readme_commands():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci/run").read_text()
+    for command in ("make setup", "make test"):
+        assert command in readme and command in ci
+
+
+def test_compose_file_is_well_formed_and_holds_no_secret():
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    chaincode = compose["services"]["chaincode"]
+    assert chaincode["build"]["dockerfile"] == "chaincode/Dockerfile"
+    assert (ROOT / chaincode["build"]["dockerfile"]).is_file()
+    assert "healthcheck" in chaincode
+    assert all(p.startswith("127.0.0.1:") for p in chaincode["ports"])  # loopback only
+    text = (ROOT / "docker-compose.yaml").read_text().lower()
+    assert "private key" not in text and "password" not in text and "begin " not in text
+
+
+def test_no_key_or_certificate_is_committed():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    offenders = []
+    for name in tracked.splitlines():
+        path = ROOT / name
+        if path.suffix in (".pem", ".key", ".crt") or name.endswith("_sk"):
+            offenders.append(name)
+        elif path.is_file() and path.stat().st_size < 1_000_000:
+            if b"PRIVATE KEY-----" in path.read_bytes() and name != "tests/test_layout.py":
+                offenders.append(name)
+    assert offenders == []
