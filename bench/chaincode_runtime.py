@@ -176,7 +176,7 @@ def run(args) -> dict:
         c = phase.split("-c")[1]
         metrics += [
             metric(f"submits/s, concurrency {c}", med(ours, phase, "per_s"), "tx/s", base,
-                   med(base, phase, "per_s"), "higher", "set by the orderer's batch timeout"),
+                   med(base, phase, "per_s"), "higher", "set by the orderer's block cutting"),
             metric(f"submit latency p50, concurrency {c}", med(ours, phase, "p50_ms"), "ms", base,
                    med(base, phase, "p50_ms"), "lower"),
             metric(f"submit latency p99, concurrency {c}", med(ours, phase, "p99_ms"), "ms", base,
