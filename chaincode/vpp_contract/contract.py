@@ -1,0 +1,575 @@
+"""The energy token contract: thin transactions (parse → guard → domain → persist → emit).
+
+Roles come from the caller's certificate (Fabric CA attribute ``role``: admin, owner, utility, auditor), the
+account from its enrollment id — never from an argument. Time is the transaction timestamp.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from dataclasses import dataclass, field
+
+from fabric_ccaas import ChaincodeError, Context, Contract, ContractChaincode, evaluate, transaction
+
+from .codes import Code
+from .domain.readings import (
+    INTERVALS,
+    Reading,
+    check_against_meter,
+    parse_signed_reading,
+    public_key_is_p256,
+    verify_signature,
+)
+from .domain.tokens import (
+    GRID,
+    TGEN,
+    TOKENS,
+    TSTORAGE,
+    TSTORAGE_RESERVED,
+    Lot,
+    Take,
+    origin_shares,
+    payment_micro,
+    scale_shares,
+    take_fifo,
+    tstorage_for_charge,
+)
+from .ledger import LedgerView, event_key, key, reading_key
+
+ROLES = ("admin", "owner", "utility", "auditor")
+ASSET_KINDS = {"generator": "generation", "battery": "battery", "load": "load", "grid": "grid"}
+MAX_BATCH = 1000
+EVENT_NAME = "VppLedger"
+ALL_TOKENS = (TGEN, TSTORAGE, TSTORAGE_RESERVED)
+
+
+# -- caller and guards ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Caller:
+    account: str
+    role: str
+
+
+def caller_of(ctx: Context) -> Caller:
+    identity = ctx.client_identity
+    role = identity.get_attribute_value("role")
+    if role not in ROLES:
+        raise ChaincodeError(Code.UNKNOWN_ROLE, f"certificate role {role!r} is not one of {', '.join(ROLES)}")
+    enrollment = identity.get_attribute_value("hf.EnrollmentID")
+    return Caller(f"{identity.msp_id}:{enrollment}" if enrollment else identity.id, role)
+
+
+def require_role(caller: Caller, *roles: str) -> None:
+    if caller.role not in roles:
+        raise ChaincodeError(Code.FORBIDDEN, f"role {caller.role} cannot do this (needs {' or '.join(roles)})")
+
+
+def require_account_access(caller: Caller, account: str) -> None:
+    """Owners see their own account only; the operator, the utility and auditors see all."""
+    if caller.role == "owner" and caller.account != account:
+        raise ChaincodeError(Code.FORBIDDEN, "owners can only see their own account")
+
+
+def _positive(value: int, name: str) -> int:
+    if value <= 0:
+        raise ChaincodeError(Code.INVALID_ARGUMENT, f"{name} must be positive")
+    if value > 2**53:
+        raise ChaincodeError(Code.OVERFLOW, f"{name} is too large")
+    return value
+
+
+def _name(value: str, what: str) -> str:
+    if not value or len(value) > 128 or "/" in value or not value.isprintable():
+        raise ChaincodeError(Code.INVALID_ARGUMENT, f"{what} must be 1-128 printable characters without '/'")
+    return value
+
+
+# -- the per-transaction working set ----------------------------------------------------------------------------
+
+@dataclass
+class Tx:
+    ctx: Context
+    view: LedgerView
+    now: int
+    tx_id: str
+    events: list[dict] = field(default_factory=list)
+    supply: dict[str, list[int]] = field(default_factory=dict)  # token -> [minted, burned]
+    lot_seq: int = 0
+
+    @classmethod
+    def open(cls, ctx: Context) -> "Tx":
+        return cls(ctx, LedgerView(ctx.stub), ctx.stub.get_tx_timestamp().seconds, ctx.stub.tx_id)
+
+    def new_lot_id(self) -> str:
+        self.lot_seq += 1
+        return f"{self.tx_id[:16]}.{self.lot_seq:05d}"
+
+    def count(self, token: str, minted: int = 0, burned: int = 0) -> None:
+        row = self.supply.setdefault(token, [0, 0])
+        row[0] += minted
+        row[1] += burned
+
+    def event(self, kind: str, subject: str, start: int, **detail) -> None:
+        """``subject`` is the asset the event concerns, or ``account:<id>`` for market events."""
+        self.events.append({"type": kind, "asset": subject, "start": start, **detail})
+
+    # lots
+    async def lots(self, owner: str, token: str) -> list[Lot]:
+        return [Lot.from_json(v) for _, v in await self.view.scan("lot", owner, token)]
+
+    async def put_lot(self, lot: Lot) -> None:
+        await self.view.put_json(key("lot", lot.owner, lot.token, lot.origin_start, lot.lot_id), lot.to_json())
+
+    async def remove(self, takes: list[Take]) -> None:
+        for take in takes:
+            k = key("lot", take.lot.owner, take.lot.token, take.lot.origin_start, take.lot.lot_id)
+            rest = take.rest
+            if rest is None:
+                await self.view.delete(k)
+            else:
+                await self.view.put_json(k, rest.to_json())
+
+    async def mint(self, owner: str, token: str, amount: int, origin_asset: str, start: int,
+                   shares: tuple = ()) -> Lot:
+        lot = Lot(self.new_lot_id(), owner, token, amount, start, origin_asset, shares)
+        await self.put_lot(lot)
+        self.count(token, minted=amount)
+        return lot
+
+    async def burn_fifo(self, owner: str, token: str, amount: int) -> list[Take]:
+        takes, _ = take_fifo(await self.lots(owner, token), amount)
+        await self.remove(takes)
+        self.count(token, burned=sum(t.taken for t in takes))
+        return takes
+
+    async def move_fifo(self, owner: str, token: str, amount: int, to_owner: str, to_token: str | None = None
+                        ) -> list[Take]:
+        """Move lots (or parts) to another holder or token type, keeping their origin. Supply is unchanged."""
+        takes, shortfall = take_fifo(await self.lots(owner, token), amount)
+        if shortfall:
+            raise ChaincodeError(Code.INSUFFICIENT_BALANCE,
+                                 f"{owner} holds {amount - shortfall} {token}, {amount} needed")
+        await self.remove(takes)
+        for take in takes:
+            shares = scale_shares(take.lot.shares, take.taken) if take.lot.shares else ()
+            await self.put_lot(Lot(self.new_lot_id(), to_owner, to_token or token, take.taken,
+                                   take.lot.origin_start, take.lot.origin_asset, shares))
+        return takes
+
+    async def finish(self) -> None:
+        """Write the supply deltas and the event index, and emit the one event Fabric allows per transaction."""
+        for token, (minted, burned) in sorted(self.supply.items()):
+            if minted or burned:
+                await self.view.put_json(key("supply", token, self.tx_id), {"minted": minted, "burned": burned})
+        for n, event in enumerate(self.events):
+            await self.view.put_json(event_key(event["asset"], event["start"], self.tx_id, n),
+                                     {**event, "tx_id": self.tx_id})
+        if self.events:
+            self.ctx.stub.set_event(EVENT_NAME, json.dumps({"tx_id": self.tx_id, "events": self.events},
+                                                           sort_keys=True, separators=(",", ":")).encode())
+
+
+# -- the contract ---------------------------------------------------------------------------------------------
+
+class EnergyContract(Contract):
+    name = "energy"
+    version = "0.1.0"
+
+    # registry ---------------------------------------------------------------------------------------------
+    @transaction
+    async def RegisterSite(self, ctx: Context, site_id: str, owner: str, location: str) -> dict:
+        require_role(caller_of(ctx), "admin")
+        tx = Tx.open(ctx)
+        site_key = key("site", _name(site_id, "site_id"))
+        if await tx.view.get(site_key):
+            raise ChaincodeError(Code.ALREADY_EXISTS, f"site {site_id} exists")
+        site = {"docType": "site", "site_id": site_id, "owner": _name(owner, "owner"),
+                "location": location[:256], "registered_at": tx.now}
+        await tx.view.put_json(site_key, site)
+        await tx.view.put_json(key("owner_site", owner, site_id), {"site_id": site_id})
+        return site
+
+    @transaction
+    async def RegisterAsset(self, ctx: Context, asset_id: str, site_id: str, kind: str, max_power_w: int,
+                            battery: dict) -> dict:
+        require_role(caller_of(ctx), "admin")
+        tx = Tx.open(ctx)
+        if kind not in ASSET_KINDS:
+            raise ChaincodeError(Code.INVALID_ARGUMENT, f"kind must be one of {', '.join(sorted(ASSET_KINDS))}")
+        site = await tx.view.get_json(key("site", site_id))
+        if site is None:
+            raise ChaincodeError(Code.NOT_FOUND, f"site {site_id} does not exist")
+        asset_key = key("asset", _name(asset_id, "asset_id"))
+        if await tx.view.get(asset_key):
+            raise ChaincodeError(Code.ALREADY_EXISTS, f"asset {asset_id} exists")
+        asset = {"docType": "asset", "asset_id": asset_id, "site_id": site_id, "owner": site["owner"],
+                 "kind": kind, "max_power_w": _positive(max_power_w, "max_power_w"),
+                 "battery": _battery_params(battery) if kind == "battery" else None}
+        await tx.view.put_json(asset_key, asset)
+        return asset
+
+    @transaction
+    async def RegisterMeter(self, ctx: Context, meter_id: str, asset_id: str, interval_s: int,
+                            public_key_pem: str) -> dict:
+        require_role(caller_of(ctx), "admin")
+        tx = Tx.open(ctx)
+        asset = await tx.view.get_json(key("asset", asset_id))
+        if asset is None:
+            raise ChaincodeError(Code.NOT_FOUND, f"asset {asset_id} does not exist")
+        if interval_s not in INTERVALS:
+            raise ChaincodeError(Code.INVALID_ARGUMENT, "interval_s must be 300 or 900")
+        if not public_key_is_p256(public_key_pem):
+            raise ChaincodeError(Code.INVALID_ARGUMENT, "public_key_pem must be an ECDSA P-256 public key (PEM)")
+        meter_key = key("meter", _name(meter_id, "meter_id"))
+        if await tx.view.get(meter_key):
+            raise ChaincodeError(Code.ALREADY_EXISTS, f"meter {meter_id} exists")
+        meter = {"docType": "meter", "meter_id": meter_id, "asset_id": asset_id, "site_id": asset["site_id"],
+                 "owner": asset["owner"], "kind": ASSET_KINDS[asset["kind"]], "interval_s": interval_s,
+                 "max_power_w": asset["max_power_w"], "active": True,
+                 "keys": [{"version": 1, "pem": public_key_pem, "from": 0, "retired_at": 0}]}
+        await tx.view.put_json(meter_key, meter)
+        return meter
+
+    @transaction
+    async def RotateMeterKey(self, ctx: Context, meter_id: str, public_key_pem: str) -> dict:
+        """A new key signs from now on; the old one stays valid for intervals that started before now."""
+        require_role(caller_of(ctx), "admin")
+        tx = Tx.open(ctx)
+        meter = await _meter(tx, meter_id)
+        if not public_key_is_p256(public_key_pem):
+            raise ChaincodeError(Code.INVALID_ARGUMENT, "public_key_pem must be an ECDSA P-256 public key (PEM)")
+        for entry in meter["keys"]:
+            if not entry["retired_at"]:
+                entry["retired_at"] = tx.now
+        meter["keys"].append({"version": len(meter["keys"]) + 1, "pem": public_key_pem, "from": tx.now,
+                              "retired_at": 0})
+        await tx.view.put_json(key("meter", meter_id), meter)
+        return meter
+
+    @transaction
+    async def SetMeterActive(self, ctx: Context, meter_id: str, active: bool) -> dict:
+        require_role(caller_of(ctx), "admin")
+        tx = Tx.open(ctx)
+        meter = await _meter(tx, meter_id)
+        meter["active"] = active
+        await tx.view.put_json(key("meter", meter_id), meter)
+        return meter
+
+    # readings -------------------------------------------------------------------------------------------------
+    @transaction
+    async def SubmitReadings(self, ctx: Context, batch_json: str) -> list:
+        """A JSON array of meter-signed interval readings. One result per reading, in order: accepted,
+        duplicate or rejected with a code; a bad reading (even one with a float in it) never loses the others.
+        Accepted readings are applied in interval order (generation, battery, load, grid within an interval),
+        so a batch's effect does not depend on how the edge ordered it."""
+        require_role(caller_of(ctx), "admin")
+        try:  # floats parse to Decimal, which the reading checks reject one reading at a time
+            batch = json.loads(batch_json, parse_float=Decimal, parse_constant=Decimal)
+        except ValueError as exc:
+            raise ChaincodeError(Code.INVALID_ARGUMENT, f"batch_json is not JSON: {exc}") from exc
+        if not isinstance(batch, list):
+            raise ChaincodeError(Code.INVALID_ARGUMENT, "batch_json must be a JSON array of signed readings")
+        if len(batch) > MAX_BATCH:
+            raise ChaincodeError(Code.BATCH_TOO_LARGE, f"at most {MAX_BATCH} readings per batch")
+        tx = Tx.open(ctx)
+        results: list[dict] = []
+        accepted: list[tuple[Reading, dict, int]] = []
+        seen: dict[str, str] = {}
+        for index, item in enumerate(batch):
+            result: dict = {"index": index}
+            results.append(result)
+            try:
+                reading = parse_signed_reading(item)
+                result.update(meter=reading.meter, start=reading.start)
+                meter = await _meter(tx, reading.meter)
+                _check_reading(reading, meter, tx.now)
+                rkey = reading_key(reading.meter, reading.start)
+                stored = seen.get(rkey)
+                if stored is None:
+                    record = await tx.view.get_json(rkey)
+                    stored = record["payload"] if record else None
+                if stored is not None:
+                    if stored != reading.digest_key:
+                        raise ChaincodeError(Code.CONFLICTING_READING,
+                                             f"a different reading of {reading.meter} at {reading.start} is on the "
+                                             "ledger")
+                    result["status"] = "duplicate"
+                    continue
+                seen[rkey] = reading.digest_key
+                result["status"] = "accepted"
+                accepted.append((reading, meter, index))
+            except ChaincodeError as exc:
+                result.update(status="rejected", code=exc.code.value, message=exc.detail)
+        order = {"generation": 0, "battery": 1, "load": 2, "grid": 3}
+        for reading, meter, _ in sorted(accepted, key=lambda a: (a[0].start, order[a[0].kind], a[0].meter)):
+            effects = await _apply_reading(tx, reading, meter)
+            await tx.view.put_json(reading_key(reading.meter, reading.start), {
+                "docType": "reading", "meter": reading.meter, "asset": meter["asset_id"], "site": meter["site_id"],
+                "kind": reading.kind, "start": reading.start, "interval": reading.interval,
+                "values": dict(reading.values), "payload": reading.digest_key, "effects": effects,
+                "tx_id": tx.tx_id})
+        await tx.finish()
+        return results
+
+    # credit and market ----------------------------------------------------------------------------------------
+    @transaction
+    async def DepositCredit(self, ctx: Context, account: str, amount_micro: int) -> dict:
+        require_role(caller_of(ctx), "admin", "utility")
+        tx = Tx.open(ctx)
+        await _add_credit(tx, _name(account, "account"), _positive(amount_micro, "amount_micro"))
+        return {"account": account, "credit_micro": await _credit(tx, account)}
+
+    @transaction
+    async def CreateOffer(self, ctx: Context, token: str, quantity_wh: int, rate_micro_per_kwh: int,
+                          valid_from: int, valid_until: int) -> dict:
+        caller = caller_of(ctx)
+        require_role(caller, "owner")
+        tx = Tx.open(ctx)
+        if token not in TOKENS:
+            raise ChaincodeError(Code.INVALID_ARGUMENT, f"token must be {TGEN} or {TSTORAGE}")
+        _positive(quantity_wh, "quantity_wh")
+        _positive(rate_micro_per_kwh, "rate_micro_per_kwh")
+        if valid_until <= max(valid_from, tx.now):
+            raise ChaincodeError(Code.INVALID_ARGUMENT, "valid_until must be after valid_from and now")
+        offer_id = tx.tx_id[:24]
+        escrow = f"offer:{offer_id}"
+        await tx.move_fifo(caller.account, token, quantity_wh, escrow)  # free tokens only: reserved cannot be offered
+        offer = {"docType": "offer", "offer_id": offer_id, "seller": caller.account, "token": token,
+                 "quantity_wh": quantity_wh, "remaining_wh": quantity_wh, "rate_micro_per_kwh": rate_micro_per_kwh,
+                 "valid_from": valid_from, "valid_until": valid_until, "status": "active", "created_at": tx.now}
+        await tx.view.put_json(key("offer", offer_id), offer)
+        tx.event("offer", f"account:{caller.account}", tx.now, offer_id=offer_id, token=token, amount=quantity_wh,
+                 rate_micro_per_kwh=rate_micro_per_kwh)
+        await tx.finish()
+        return offer
+
+    @transaction
+    async def CancelOffer(self, ctx: Context, offer_id: str) -> dict:
+        caller = caller_of(ctx)
+        tx = Tx.open(ctx)
+        offer = await _offer(tx, offer_id)
+        if caller.account != offer["seller"] and caller.role != "admin":
+            raise ChaincodeError(Code.FORBIDDEN, "only the seller or the operator can cancel an offer")
+        if offer["status"] != "active":
+            raise ChaincodeError(Code.OFFER_NOT_ACTIVE, f"offer {offer_id} is {offer['status']}")
+        if offer["remaining_wh"]:
+            await tx.move_fifo(f"offer:{offer_id}", offer["token"], offer["remaining_wh"], offer["seller"])
+        offer.update(status="cancelled", remaining_wh=0)
+        await tx.view.put_json(key("offer", offer_id), offer)
+        tx.event("offer_cancelled", f"account:{offer['seller']}", tx.now, offer_id=offer_id)
+        await tx.finish()
+        return offer
+
+    @transaction
+    async def AcceptOffer(self, ctx: Context, offer_id: str, quantity_wh: int) -> dict:
+        """Buy all or part of an offer: payment from the buyer's credit to the seller, tokens to the buyer.
+        Tokens bought by the utility leave to the grid at once: they are burned as delivered."""
+        caller = caller_of(ctx)
+        require_role(caller, "owner", "utility")
+        tx = Tx.open(ctx)
+        offer = await _offer(tx, offer_id)
+        _positive(quantity_wh, "quantity_wh")
+        if offer["status"] != "active" or not offer["valid_from"] <= tx.now < offer["valid_until"]:
+            raise ChaincodeError(Code.OFFER_NOT_ACTIVE, f"offer {offer_id} is not open at {tx.now}")
+        if caller.account == offer["seller"]:
+            raise ChaincodeError(Code.FORBIDDEN, "a seller cannot buy its own offer")
+        if quantity_wh > offer["remaining_wh"]:
+            raise ChaincodeError(Code.OFFER_EXCEEDED, f"offer {offer_id} has {offer['remaining_wh']} Wh left")
+        price = payment_micro(quantity_wh, offer["rate_micro_per_kwh"])
+        balance = await _credit(tx, caller.account)
+        if balance < price:
+            raise ChaincodeError(Code.INSUFFICIENT_CREDIT, f"{price} micro-units needed, {balance} available")
+        await _add_credit(tx, caller.account, -price)
+        await _add_credit(tx, offer["seller"], price)
+        takes = await tx.move_fifo(f"offer:{offer_id}", offer["token"], quantity_wh, caller.account)
+        if caller.role == "utility":
+            await tx.burn_fifo(caller.account, offer["token"], quantity_wh)
+        offer["remaining_wh"] -= quantity_wh
+        if not offer["remaining_wh"]:
+            offer["status"] = "sold"
+        await tx.view.put_json(key("offer", offer_id), offer)
+        trade = {"docType": "trade", "offer_id": offer_id, "buyer": caller.account, "seller": offer["seller"],
+                 "token": offer["token"], "quantity_wh": quantity_wh, "price_micro": price, "at": tx.now,
+                 "tx_id": tx.tx_id, "origins": sorted({t.lot.origin_asset for t in takes}),
+                 "delivered_to_grid": caller.role == "utility"}
+        await tx.view.put_json(key("trade", offer_id, tx.tx_id), trade)
+        for asset in trade["origins"]:
+            tx.event("trade", asset, tx.now, offer_id=offer_id, buyer=caller.account, seller=offer["seller"],
+                     token=offer["token"], amount=quantity_wh, price_micro=price)
+        await tx.finish()
+        return trade
+
+    # queries --------------------------------------------------------------------------------------------------
+    @evaluate
+    async def GetBalance(self, ctx: Context, account: str) -> dict:
+        caller = caller_of(ctx)
+        require_account_access(caller, account)
+        tx = Tx.open(ctx)
+        balance = {token: sum(lot.amount for lot in await tx.lots(account, token)) for token in ALL_TOKENS}
+        return {"account": account, **balance, "credit_micro": await _credit(tx, account)}
+
+    @evaluate
+    async def GetLots(self, ctx: Context, account: str, token: str) -> list:
+        require_account_access(caller_of(ctx), account)
+        if token not in ALL_TOKENS:
+            raise ChaincodeError(Code.INVALID_ARGUMENT, f"token must be one of {', '.join(ALL_TOKENS)}")
+        return [lot.to_json() for lot in await Tx.open(ctx).lots(account, token)]
+
+    @evaluate
+    async def GetSupply(self, ctx: Context) -> dict:
+        """Per token: minted, burned and the sum of all balances, with the conservation check."""
+        require_role(caller_of(ctx), "admin", "utility", "auditor")
+        tx = Tx.open(ctx)
+        totals = {token: {"minted": 0, "burned": 0, "outstanding": 0} for token in (TGEN, TSTORAGE)}
+        for token in (TGEN, TSTORAGE):
+            for _, delta in await tx.view.scan("supply", token):
+                totals[token]["minted"] += delta["minted"]
+                totals[token]["burned"] += delta["burned"]
+        for _, lot in await tx.view.scan("lot"):
+            base = TSTORAGE if lot["token"] == TSTORAGE_RESERVED else lot["token"]
+            totals[base]["outstanding"] += lot["amount"]
+        for row in totals.values():
+            row["conserved"] = row["minted"] - row["burned"] == row["outstanding"]
+        return totals
+
+    @evaluate
+    async def GetReadings(self, ctx: Context, meter_id: str, from_start: int, to_start: int) -> list:
+        caller = caller_of(ctx)
+        tx = Tx.open(ctx)
+        meter = await _meter(tx, meter_id)
+        require_account_access(caller, meter["owner"])
+        return [v for _, v in await tx.view.scan_range(reading_key(meter_id, from_start),
+                                                       reading_key(meter_id, to_start))]
+
+    @evaluate
+    async def GetAssetEvents(self, ctx: Context, asset_id: str, from_start: int, to_start: int) -> list:
+        caller = caller_of(ctx)
+        tx = Tx.open(ctx)
+        asset = await tx.view.get_json(key("asset", asset_id))
+        if asset is None:
+            raise ChaincodeError(Code.NOT_FOUND, f"asset {asset_id} does not exist")
+        require_account_access(caller, asset["owner"])
+        return [v for _, v in await tx.view.scan_range(f"E/{asset_id}/{from_start:011d}",
+                                                       f"E/{asset_id}/{to_start:011d}")]
+
+    @evaluate
+    async def GetSites(self, ctx: Context, owner: str) -> list:
+        """An owner's sites (owners: their own). With owner "" the operator, utility or auditor get all."""
+        caller = caller_of(ctx)
+        tx = Tx.open(ctx)
+        if owner:
+            require_account_access(caller, owner)
+            ids = [v["site_id"] for _, v in await tx.view.scan("owner_site", owner)]
+            return [await tx.view.get_json(key("site", i)) for i in ids]
+        require_role(caller, "admin", "utility", "auditor")
+        return [v for _, v in await tx.view.scan("site")]
+
+    @evaluate
+    async def GetOffer(self, ctx: Context, offer_id: str) -> dict:
+        caller_of(ctx)
+        return await _offer(Tx.open(ctx), offer_id)
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+
+def _battery_params(params: dict) -> dict:
+    required = {"capacity_wh": (1, 10**9), "soc_min_permille": (0, 999), "soc_max_permille": (1, 1000),
+                "charge_eff_ppm": (1, 1_000_000), "discharge_eff_ppm": (1, 1_000_000)}
+    optional = {"self_discharge_ppm_per_day": (0, 1_000_000), "calendar_fade_ppm_per_year": (0, 1_000_000),
+                "cycle_fade_ppm_per_efc": (0, 1_000_000)}
+    if not isinstance(params, dict):
+        raise ChaincodeError(Code.INVALID_ARGUMENT, "battery must be an object")
+    unknown = set(params) - set(required) - set(optional) - {"chemistry"}
+    if unknown or not set(required) <= set(params):
+        raise ChaincodeError(Code.INVALID_ARGUMENT, f"battery needs {', '.join(sorted(required))}"
+                             + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""))
+    out = {"chemistry": str(params.get("chemistry", "custom"))}
+    for name, (low, high) in {**required, **optional}.items():
+        if name not in params:
+            continue
+        value = params[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ChaincodeError(Code.INVALID_ARGUMENT, f"battery.{name} must be an integer in [{low}, {high}]")
+        out[name] = value
+    if out["soc_min_permille"] >= out["soc_max_permille"]:
+        raise ChaincodeError(Code.INVALID_ARGUMENT, "battery.soc_min_permille must be below soc_max_permille")
+    return out
+
+
+async def _meter(tx: Tx, meter_id: str) -> dict:
+    meter = await tx.view.get_json(key("meter", meter_id))
+    if meter is None:
+        raise ChaincodeError(Code.UNKNOWN_METER, f"meter {meter_id} is not registered")
+    return meter
+
+
+async def _offer(tx: Tx, offer_id: str) -> dict:
+    offer = await tx.view.get_json(key("offer", offer_id))
+    if offer is None:
+        raise ChaincodeError(Code.NOT_FOUND, f"offer {offer_id} does not exist")
+    return offer
+
+
+def _check_reading(reading: Reading, meter: dict, now: int) -> None:
+    if not meter["active"]:
+        raise ChaincodeError(Code.METER_INACTIVE, f"meter {reading.meter} is not active")
+    entry = next((k for k in meter["keys"] if k["version"] == reading.key), None)
+    if entry is None:
+        raise ChaincodeError(Code.UNKNOWN_KEY, f"meter {reading.meter} has no key version {reading.key}")
+    if entry["retired_at"] and reading.start >= entry["retired_at"]:
+        raise ChaincodeError(Code.UNKNOWN_KEY, f"key {reading.key} of {reading.meter} was retired before "
+                                               f"interval {reading.start}")
+    check_against_meter(reading, meter["kind"], meter["interval_s"], meter["max_power_w"], now)
+    verify_signature(reading, entry["pem"])
+
+
+async def _apply_reading(tx: Tx, reading: Reading, meter: dict) -> dict:
+    """The token rules of one accepted reading (DESIGN §5). Returns what it did, stored with the reading."""
+    owner, asset, start = meter["owner"], meter["asset_id"], reading.start
+    if reading.kind == "generation":
+        energy = reading.value("wh")
+        if energy:
+            await tx.mint(owner, TGEN, energy, asset, start)
+            tx.event("mint", asset, start, token=TGEN, owner=owner, amount=energy)
+        return {"minted_tgen": energy}
+    if reading.kind == "battery":
+        charge = reading.value("charge_wh")
+        effects = {"burned_tgen": 0, "minted_tstorage": 0, "grid_charge_wh": 0}
+        if charge:
+            battery = (await tx.view.get_json(key("asset", asset)))["battery"]
+            takes = await tx.burn_fifo(owner, TGEN, charge)
+            covered = sum(t.taken for t in takes)
+            stored = tstorage_for_charge(charge, battery["charge_eff_ppm"], battery["discharge_eff_ppm"])
+            shares = scale_shares(origin_shares(takes, charge - covered), stored)
+            if stored:
+                await tx.mint(owner, TSTORAGE, stored, asset, start, shares)
+            effects.update(burned_tgen=covered, minted_tstorage=stored, grid_charge_wh=charge - covered)
+            tx.event("exchange", asset, start, owner=owner, burned_tgen=covered, minted_tstorage=stored,
+                     grid_charge_wh=charge - covered, shares=[list(s) for s in shares])
+        return effects
+    if reading.kind == "load":
+        energy = reading.value("wh")
+        burned_gen = sum(t.taken for t in await tx.burn_fifo(owner, TGEN, energy))
+        burned_storage = sum(t.taken for t in await tx.burn_fifo(owner, TSTORAGE, energy - burned_gen))
+        grid = energy - burned_gen - burned_storage
+        if burned_gen or burned_storage:
+            tx.event("burn", asset, start, owner=owner, reason="consumption", tgen=burned_gen,
+                     tstorage=burned_storage, grid_import_wh=grid)
+        return {"burned_tgen": burned_gen, "burned_tstorage": burned_storage, "grid_import_wh": grid}
+    return {"import_wh": reading.value("import_wh"), "export_wh": reading.value("export_wh")}
+
+
+async def _credit(tx: Tx, account: str) -> int:
+    return sum(v["amount"] for _, v in await tx.view.scan("credit", account))
+
+
+async def _add_credit(tx: Tx, account: str, amount: int) -> None:
+    tx.lot_seq += 1
+    await tx.view.put_json(key("credit", account, tx.tx_id, f"{tx.lot_seq:05d}"), {"amount": amount})
+
+
+chaincode = ContractChaincode(EnergyContract(), title="vpp-ledger", version="0.1.0")
+
+__all__ = ["GRID", "EnergyContract", "chaincode"]

@@ -1,0 +1,1 @@
+"""Pure domain code: no ledger, no stub. Integers only."""

@@ -1,0 +1,90 @@
+"""Keys, serialisation and a transaction-local view of the ledger.
+
+Key design (no hot keys: nothing every mint rewrites):
+    site~<site>                              site record          asset~<asset>      asset record
+    meter~<meter>                            meter record         owner_site~<owner>~<site>  owner's sites
+    R/<meter>/<start:011d>                   one per (meter, interval): the exactly-once guarantee
+    lot~<owner>~<token>~<origin:011d>~<id>   balances are sums of lots, FIFO by origin interval
+    supply~<token>~<tx>                      minted/burned by one transaction (summed by the supply query)
+    credit~<account>~<tx>~<n>                prepaid credit deltas in micro-units
+    offer~<offer>    trade~<offer>~<tx>      the market
+    E/<asset>/<start:011d>/<tx>/<n>          token events per asset and interval, for queries by date
+(~ stands for Fabric's composite-key separator. Readings and events use simple keys because Fabric's range
+queries, which a date range needs, refuse composite keys.)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fabric_ccaas import ChaincodeStub
+from fabric_ccaas.keys import create_composite_key
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def reading_key(meter: str, start: int) -> str:
+    return f"R/{meter}/{start:011d}"
+
+
+def event_key(asset: str, start: int, tx_id: str, n: int) -> str:
+    return f"E/{asset}/{start:011d}/{tx_id}/{n:05d}"
+
+
+def key(object_type: str, *parts: str | int) -> str:
+    return create_composite_key(object_type, [f"{p:011d}" if isinstance(p, int) else p for p in parts])
+
+
+class LedgerView:
+    """The stub plus this transaction's own writes: Fabric does not let a transaction read what it wrote, but a
+    batch of readings must see the lots its earlier readings minted."""
+
+    def __init__(self, stub: ChaincodeStub):
+        self.stub = stub
+        self._pending: dict[str, bytes | None] = {}
+        self._cache: dict[str, bytes] = {}
+
+    async def get(self, k: str) -> bytes:
+        if k in self._pending:
+            return self._pending[k] or b""
+        if k not in self._cache:
+            self._cache[k] = await self.stub.get_state(k)
+        return self._cache[k]
+
+    async def get_json(self, k: str) -> Any | None:
+        raw = await self.get(k)
+        return json.loads(raw) if raw else None
+
+    async def put_json(self, k: str, value: Any) -> None:
+        raw = canonical(value)
+        self._pending[k] = raw
+        await self.stub.put_state(k, raw)
+
+    async def delete(self, k: str) -> None:
+        self._pending[k] = None
+        await self.stub.del_state(k)
+
+    async def scan_range(self, start: str, end: str) -> list[tuple[str, Any]]:
+        """Committed simple keys in [start, end) (pending writes are not merged: used by queries only)."""
+        return [(kv.key, json.loads(kv.value)) async for kv in await self.stub.get_state_by_range(start, end)]
+
+    async def scan(self, object_type: str, *parts: str | int) -> list[tuple[str, Any]]:
+        """All (key, value) under a partial composite key, committed state merged with pending writes."""
+        prefix = key(object_type, *parts)
+        found = {kv.key: kv.value async for kv in
+                 await self.stub.get_state_by_partial_composite_key(object_type, list(_fmt(parts)))}
+        for k, value in self._pending.items():
+            if k.startswith(prefix):
+                if value is None:
+                    found.pop(k, None)
+                else:
+                    found[k] = value
+        return [(k, json.loads(v)) for k, v in sorted(found.items())]
+
+
+def _fmt(parts: tuple[str | int, ...]):
+    for p in parts:
+        yield f"{p:011d}" if isinstance(p, int) else p
