@@ -7,8 +7,8 @@ account from its enrollment id — never from an argument. Time is the transacti
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from fabric_ccaas import ChaincodeError, Context, Contract, ContractChaincode, evaluate, transaction
 
@@ -99,7 +99,7 @@ class Tx:
     lot_seq: int = 0
 
     @classmethod
-    def open(cls, ctx: Context) -> "Tx":
+    def open(cls, ctx: Context) -> Tx:
         return cls(ctx, LedgerView(ctx.stub), ctx.stub.get_tx_timestamp().seconds, ctx.stub.tx_id)
 
     def new_lot_id(self) -> str:

@@ -33,7 +33,7 @@ class Lot:
                 "shares": [list(s) for s in self.shares]}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Lot":
+    def from_json(cls, data: dict) -> Lot:
         return cls(data["lot_id"], data["owner"], data["token"], data["amount"], data["origin_start"],
                    data["origin_asset"], tuple((a, w) for a, w in data.get("shares", ())))
 

@@ -132,7 +132,7 @@ async def test_load_burns_tgen_then_tstorage_then_imports(world):
     # generation is applied before the battery within an interval, whatever the order in the batch
     balance = await world.balance("alice")
     assert (balance["Tgen"], balance["Tstorage"]) == (600, 400 * 95 * 95 // 10_000)
-    [r] = await world.submit(meters["load"].sign("load", T + 900, wh=1200))
+    await world.submit(meters["load"].sign("load", T + 900, wh=1200))
     after = await world.balance("alice")
     assert (after["Tgen"], after["Tstorage"]) == (0, 0)
     [reading] = await world.ok("GetReadings", meters["load"].meter_id, str(T + 900), str(T + 1800))
