@@ -91,7 +91,7 @@ async def scenario(identities, actions) -> None:
         rows = await world.ok("GetReadings", meter, "0", str(NOW))
         assert sum(r["values"]["wh"] for r in rows) == sum(r["effects"]["minted_tgen"] for r in rows)
         assert len({r["start"] for r in rows}) == len(rows)
-    for (_, space), entries in peer.state.items():
+    for entries in peer.state.values():
         for k, raw in entries.items():
             if k.startswith("\x00lot\x00"):
                 assert json.loads(raw)["amount"] > 0, "a lot with no positive amount is on the ledger"
