@@ -95,6 +95,7 @@ class Tx:
     now: int
     tx_id: str
     events: list[dict] = field(default_factory=list)
+    indexed: list[int] = field(default_factory=list)
     supply: dict[str, list[int]] = field(default_factory=dict)  # token -> [minted, burned]
     lot_seq: int = 0
 
@@ -111,9 +112,12 @@ class Tx:
         row[0] += minted
         row[1] += burned
 
-    def event(self, kind: str, subject: str, start: int, **detail) -> None:
-        """``subject`` is the asset the event concerns, or ``account:<id>`` for market events."""
+    def event(self, kind: str, subject: str, start: int, indexed: bool = True, **detail) -> None:
+        """``subject`` is the asset the event concerns, or ``account:<id>`` for market events. Events caused by
+        a reading are not indexed on their own: the reading record carries them (one write less per reading)."""
         self.events.append({"type": kind, "asset": subject, "start": start, **detail})
+        if indexed:
+            self.indexed.append(len(self.events) - 1)
 
     # lots
     async def lots(self, owner: str, token: str) -> list[Lot]:
@@ -163,7 +167,8 @@ class Tx:
         for token, (minted, burned) in sorted(self.supply.items()):
             if minted or burned:
                 await self.view.put_json(key("supply", token, self.tx_id), {"minted": minted, "burned": burned})
-        for n, event in enumerate(self.events):
+        for n in self.indexed:
+            event = self.events[n]
             await self.view.put_json(event_key(event["asset"], event["start"], self.tx_id, n),
                                      {**event, "tx_id": self.tx_id})
         if self.events:
@@ -230,6 +235,8 @@ class EnergyContract(Contract):
                  "max_power_w": asset["max_power_w"], "active": True,
                  "keys": [{"version": 1, "pem": public_key_pem, "from": 0, "retired_at": 0}]}
         await tx.view.put_json(meter_key, meter)
+        asset["meters"] = sorted({*asset.get("meters", []), meter_id})
+        await tx.view.put_json(key("asset", asset_id), asset)
         return meter
 
     @transaction
@@ -451,8 +458,15 @@ class EnergyContract(Contract):
         if asset is None:
             raise ChaincodeError(Code.NOT_FOUND, f"asset {asset_id} does not exist")
         require_account_access(caller, asset["owner"])
-        return [v for _, v in await tx.view.scan_range(f"E/{asset_id}/{from_start:011d}",
-                                                       f"E/{asset_id}/{to_start:011d}")]
+        events = [v for _, v in await tx.view.scan_range(f"E/{asset_id}/{from_start:011d}",
+                                                         f"E/{asset_id}/{to_start:011d}")]
+        for meter_id in asset.get("meters", []):
+            for _, reading in await tx.view.scan_range(reading_key(meter_id, from_start),
+                                                       reading_key(meter_id, to_start)):
+                events.append({"type": "reading", "asset": asset_id, "start": reading["start"],
+                               "meter": meter_id, "values": reading["values"], "effects": reading["effects"],
+                               "tx_id": reading["tx_id"]})
+        return sorted(events, key=lambda e: (e["start"], e["tx_id"], e["type"]))
 
     @evaluate
     async def GetSites(self, ctx: Context, owner: str) -> list:
@@ -532,7 +546,7 @@ async def _apply_reading(tx: Tx, reading: Reading, meter: dict) -> dict:
         energy = reading.value("wh")
         if energy:
             await tx.mint(owner, TGEN, energy, asset, start)
-            tx.event("mint", asset, start, token=TGEN, owner=owner, amount=energy)
+            tx.event("mint", asset, start, indexed=False, token=TGEN, owner=owner, amount=energy)
         return {"minted_tgen": energy}
     if reading.kind == "battery":
         charge = reading.value("charge_wh")
@@ -546,7 +560,7 @@ async def _apply_reading(tx: Tx, reading: Reading, meter: dict) -> dict:
             if stored:
                 await tx.mint(owner, TSTORAGE, stored, asset, start, shares)
             effects.update(burned_tgen=covered, minted_tstorage=stored, grid_charge_wh=charge - covered)
-            tx.event("exchange", asset, start, owner=owner, burned_tgen=covered, minted_tstorage=stored,
+            tx.event("exchange", asset, start, indexed=False, owner=owner, burned_tgen=covered, minted_tstorage=stored,
                      grid_charge_wh=charge - covered, shares=[list(s) for s in shares])
         return effects
     if reading.kind == "load":
@@ -555,7 +569,7 @@ async def _apply_reading(tx: Tx, reading: Reading, meter: dict) -> dict:
         burned_storage = sum(t.taken for t in await tx.burn_fifo(owner, TSTORAGE, energy - burned_gen))
         grid = energy - burned_gen - burned_storage
         if burned_gen or burned_storage:
-            tx.event("burn", asset, start, owner=owner, reason="consumption", tgen=burned_gen,
+            tx.event("burn", asset, start, indexed=False, owner=owner, reason="consumption", tgen=burned_gen,
                      tstorage=burned_storage, grid_import_wh=grid)
         return {"burned_tgen": burned_gen, "burned_tstorage": burned_storage, "grid_import_wh": grid}
     return {"import_wh": reading.value("import_wh"), "export_wh": reading.value("export_wh")}

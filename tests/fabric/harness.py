@@ -37,9 +37,17 @@ class BlockTransaction:
     event_payload: bytes
 
 
-def python_chaincode_command(module: str) -> str:
-    """The -ccstart command that serves chaincode/examples/<module>.py with fabric-ccaas."""
-    return f"exec {VENV_BIN / 'fabric-ccaas'} --app-dir {EXAMPLES} {module}:chaincode"
+def python_chaincode_command(module: str, app_dir: Path = EXAMPLES) -> str:
+    """The -ccstart command that serves ``<module>:chaincode`` from ``app_dir`` with fabric-ccaas."""
+    return f"exec {VENV_BIN / 'fabric-ccaas'} --app-dir {app_dir} {module}:chaincode"
+
+
+CONTRACT_DIR = ROOT / "chaincode"
+
+
+def contract_chaincode_command() -> str:
+    """Serves the energy token contract (chaincode/vpp_contract)."""
+    return python_chaincode_command("vpp_contract.contract", CONTRACT_DIR)
 
 
 class FabricNetwork:
@@ -134,6 +142,60 @@ class FabricNetwork:
             target = Path(tmp) / "block.pb"
             self.peer("channel", "fetch", str(number), str(target), "-c", self.channel, org=org, user="Admin")
             return common_pb2.Block.FromString(target.read_bytes())
+
+    def issue_identity(self, org: str, name: str, attributes: dict[str, str]) -> Path:
+        """An MSP folder for a new client identity signed by the org's CA, with Fabric CA's attribute extension
+        (what Fabric CA's enroll would produce; cryptogen cannot add attributes)."""
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        from fabric_ccaas.identity import ATTRIBUTE_EXTENSION_OID
+
+        domain = f"{org}.example.com"
+        org_dir = self.work_dir / "organizations" / "peerOrganizations" / domain
+        ca_cert_path = org_dir / "ca" / f"ca.{domain}-cert.pem"
+        ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
+        ca_key = serialization.load_pem_private_key((org_dir / "ca" / "priv_sk").read_bytes(), None)
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        attrs = {"attrs": {"hf.EnrollmentID": name, "hf.Type": "client", **attributes}}
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "client"),
+                                         x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                .issuer_name(ca_cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=30))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                             crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+                .add_extension(x509.UnrecognizedExtension(ATTRIBUTE_EXTENSION_OID,
+                                                          json.dumps(attrs, sort_keys=True).encode()), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        msp = self.work_dir / "identities" / org / name / "msp"
+        for sub in ("signcerts", "keystore", "cacerts"):
+            (msp / sub).mkdir(parents=True, exist_ok=True)
+        (msp / "signcerts" / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path = msp / "keystore" / "key_sk"
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        key_path.chmod(0o600)
+        (msp / "cacerts" / ca_cert_path.name).write_bytes(ca_cert_path.read_bytes())
+        return msp
+
+    def gateway_as(self, msp_dir: Path, org: str = "org1"):
+        """A Gateway connection to ``org``'s peer for an identity issued by :meth:`issue_identity`."""
+        from vpp_gateway.fabric import Gateway, load_msp
+
+        o = self.info["orgs"][org]
+        msp_id = self.info["orgs"][msp_dir.parts[-3]]["msp_id"]
+        return Gateway.connect(o["peer"]["address"], load_msp(msp_dir, msp_id),
+                               tls_root_certificates=Path(o["peer"]["tls_ca"]).read_bytes(),
+                               ssl_target_name_override=o["peer"]["name"])
 
     # -- the Python Fabric Gateway client -----------------------------------------------------------------------
     def wait_until_endorsable(self, chaincode: str, timeout: float = 60) -> float:

@@ -122,7 +122,7 @@ async def test_battery_charge_exchanges_tgen_for_tstorage_with_origin(world):
     [lot] = await world.ok("GetLots", "Org1MSP:alice", "Tstorage")
     assert dict(map(tuple, lot["shares"])) == {"s1-gen": stored * 1000 // 1200, "grid": stored - stored * 1000 // 1200}
     events = await world.ok("GetAssetEvents", "s1-bat", str(T), str(T + 86_400))
-    assert events[0]["type"] == "exchange" and events[0]["grid_charge_wh"] == 200
+    assert events[0]["type"] == "reading" and events[0]["effects"]["grid_charge_wh"] == 200
 
 
 async def test_load_burns_tgen_then_tstorage_then_imports(world):

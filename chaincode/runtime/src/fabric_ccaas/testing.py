@@ -44,6 +44,7 @@ PUBLIC = ""
 
 @dataclass(frozen=True)
 class TestIdentity:
+    __test__ = False  # not a pytest test class
     msp_id: str
     certificate_pem: bytes
     private_key: ec.EllipticCurvePrivateKey
@@ -55,6 +56,8 @@ class TestIdentity:
 
 class TestCA:
     """A throwaway certificate authority issuing X.509 identities with Fabric CA's attribute extension."""
+
+    __test__ = False  # not a pytest test class
 
     def __init__(self, msp_id: str = "Org1MSP", organization: str = "org1.example.com"):
         self.msp_id = msp_id
