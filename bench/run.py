@@ -20,6 +20,7 @@ RESULTS = HERE / "results"
 #: name -> module with ``run(args) -> dict`` (the result document without command/when)
 BENCHMARKS = {
     "chaincode-runtime": "bench.chaincode_runtime",
+    "contract-readings": "bench.contract_readings",
 }
 
 

@@ -408,6 +408,52 @@ class EnergyContract(Contract):
         await tx.finish()
         return trade
 
+    @transaction
+    async def SetStandingBid(self, ctx: Context, rate_micro_per_kwh: int, active: bool) -> dict:
+        """The utility's standing bid for Tgen nobody consumed: settlement delivers it at this rate."""
+        caller = caller_of(ctx)
+        require_role(caller, "utility")
+        tx = Tx.open(ctx)
+        bid = {"docType": "bid", "utility": caller.account, "rate_micro_per_kwh": _positive(rate_micro_per_kwh,
+               "rate_micro_per_kwh"), "active": active, "updated_at": tx.now}
+        await tx.view.put_json(key("bid", caller.account), bid)
+        return bid
+
+    @transaction
+    async def SettleExpiredTgen(self, ctx: Context, owner: str, window_s: int) -> dict:
+        """Tgen of ``owner`` produced more than ``window_s`` ago has physically left to the grid: delivered to the
+        utility's standing bid (paid from the utility's credit) or, without a bid or credit, burned as
+        exported-unsold. One owner per transaction: settlement never rewrites everybody's lots at once."""
+        require_role(caller_of(ctx), "admin")
+        tx = Tx.open(ctx)
+        if window_s < 900:
+            raise ChaincodeError(Code.INVALID_ARGUMENT, "window_s must be at least one interval (900 s)")
+        expired = [lot for lot in await tx.lots(owner, TGEN) if lot.origin_start + window_s <= tx.now]
+        total = sum(lot.amount for lot in expired)
+        bids = [v for _, v in await tx.view.scan("bid") if v["active"]]
+        delivered = 0
+        if bids and total:
+            bid = bids[0]  # one utility per channel; the first active bid by account order otherwise
+            affordable = await _credit(tx, bid["utility"]) * 1000 // bid["rate_micro_per_kwh"]
+            delivered = min(total, affordable)
+            price = payment_micro(delivered, bid["rate_micro_per_kwh"])
+            if delivered:
+                await _add_credit(tx, bid["utility"], -price)
+                await _add_credit(tx, owner, price)
+        remaining = delivered
+        for lot in sorted(expired, key=lambda lt: (lt.origin_start, lt.lot_id)):
+            await tx.remove([Take(lot, lot.amount)])
+            tx.count(TGEN, burned=lot.amount)
+            to_bid = min(remaining, lot.amount)
+            remaining -= to_bid
+            for amount, reason in ((to_bid, "delivered_to_grid"), (lot.amount - to_bid, "exported_unsold")):
+                if amount:
+                    tx.event("burn", lot.origin_asset, lot.origin_start, owner=owner, token=TGEN, amount=amount,
+                             reason=reason, **({"buyer": bids[0]["utility"]} if reason == "delivered_to_grid"
+                                               else {}))
+        await tx.finish()
+        return {"owner": owner, "expired_wh": total, "delivered_wh": delivered, "unsold_wh": total - delivered}
+
     # queries --------------------------------------------------------------------------------------------------
     @evaluate
     async def GetBalance(self, ctx: Context, account: str) -> dict:
@@ -479,6 +525,43 @@ class EnergyContract(Contract):
             return [await tx.view.get_json(key("site", i)) for i in ids]
         require_role(caller, "admin", "utility", "auditor")
         return [v for _, v in await tx.view.scan("site")]
+
+    @evaluate
+    async def QueryReadingsBySite(self, ctx: Context, site_id: str, from_start: int, to_start: int,
+                                  page_size: int, bookmark: str) -> dict:
+        """Readings of every meter of a site in a date range: a CouchDB rich query (index readingsBySite),
+        paginated. Evaluate only: Fabric does not re-validate rich queries at commit."""
+        caller = caller_of(ctx)
+        tx = Tx.open(ctx)
+        site = await tx.view.get_json(key("site", site_id))
+        if site is None:
+            raise ChaincodeError(Code.NOT_FOUND, f"site {site_id} does not exist")
+        require_account_access(caller, site["owner"])
+        query = {"selector": {"docType": "reading", "site": site_id, "start": {"$gte": from_start, "$lt": to_start}},
+                 "use_index": ["_design/readingsBySite", "readingsBySite"]}
+        iterator, page = await ctx.stub.get_query_result_with_pagination(
+            json.dumps(query, sort_keys=True), max(1, min(page_size, 1000)), bookmark)
+        return {"readings": [json.loads(kv.value) async for kv in iterator], "bookmark": page.bookmark,
+                "count": page.fetched_records_count}
+
+    @evaluate
+    async def QuerySitesByLocation(self, ctx: Context, location: str) -> list:
+        """Sites at a location: a CouchDB rich query (index sitesByLocation). Operator, utility and auditors."""
+        require_role(caller_of(ctx), "admin", "utility", "auditor")
+        query = {"selector": {"docType": "site", "location": location},
+                 "use_index": ["_design/sitesByLocation", "sitesByLocation"]}
+        return [json.loads(kv.value) async for kv in await ctx.stub.get_query_result(json.dumps(query,
+                                                                                                 sort_keys=True))]
+
+    @evaluate
+    async def QueryOffers(self, ctx: Context, status: str, token: str, page_size: int, bookmark: str) -> dict:
+        """Offers by status and token (CouchDB rich query, index offersByStatus), paginated."""
+        caller_of(ctx)
+        query = {"selector": {"docType": "offer", "status": status, "token": token},
+                 "use_index": ["_design/offersByStatus", "offersByStatus"]}
+        iterator, page = await ctx.stub.get_query_result_with_pagination(
+            json.dumps(query, sort_keys=True), max(1, min(page_size, 1000)), bookmark)
+        return {"offers": [json.loads(kv.value) async for kv in iterator], "bookmark": page.bookmark}
 
     @evaluate
     async def GetOffer(self, ctx: Context, offer_id: str) -> dict:

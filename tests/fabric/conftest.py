@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from .harness import EXAMPLES, FabricNetwork, contract_chaincode_command, python_chaincode_command
+from .harness import CONTRACT_DIR, EXAMPLES, FabricNetwork, contract_chaincode_command, python_chaincode_command
 from .locate import FabricMissingError, locate
 
 
@@ -34,7 +34,7 @@ def fabric_network(fabric_install, tmp_path_factory):
         network.deploy("conformance", python_chaincode_command("conformance"),
                        collections=EXAMPLES / "collections.json")
         network.deploy("records", python_chaincode_command("records"))
-        network.deploy("vpp", contract_chaincode_command())
+        network.deploy("vpp", contract_chaincode_command(), workdir=CONTRACT_DIR / "vpp_contract")  # + META-INF
         for chaincode in ("conformance", "records", "vpp"):
             network.wait_until_endorsable(chaincode)
         yield network
