@@ -18,10 +18,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from tests.fabric.harness import CONTRACT_DIR, FabricNetwork, contract_chaincode_command
-from tests.fabric.locate import FabricMissingError, locate
 from vpp_contract.tests.conftest import Meter
 from vpp_gateway.fabric import CommitError, GatewayError
+
+from tests.fabric.harness import CONTRACT_DIR, FabricNetwork, contract_chaincode_command
+from tests.fabric.locate import FabricMissingError, locate
 
 from .run import metric
 
@@ -140,7 +141,8 @@ def run(args) -> dict:
         cpu_used = {name: round(cpu_seconds(pid) - cpu_before[name], 1) for name, pid in processes.items()}
         print(f"CPU seconds during the load ({result['elapsed_s']:.0f} s): {cpu_used}", flush=True)
         verify_rate = verifications_per_second()
-        print(f"{result['per_s']:.0f} readings/s committed, {result['batches']} batches, p50 {result['p50_ms']:.0f} ms, "
+        print(f"{result['per_s']:.0f} readings/s committed, {result['batches']} batches, "
+              f"p50 {result['p50_ms']:.0f} ms, "
               f"p99 {result['p99_ms']:.0f} ms, failures {len(result['failures'])}, MVCC conflicts {result['mvcc']}",
               flush=True)
     finally:
