@@ -57,6 +57,10 @@ Flags (defaults: network.config; environment variables of the same name override
                     indexes) is packaged. Default: the current directory
   -ccqc <json>      readiness query run on both peers after commit; NA = only querycommitted
                     (default: '{"Args":["org.hyperledger.fabric:GetMetadata"]}')
+  -ccperorg         one chaincode server per organisation: a package per org (same label, its
+                    own connection.json address), installed on and approved by that org with its
+                    own package id; two servers from -ccstart (pids/cc-<name>-org{1,2}.pid).
+                    -ccaddr then takes two addresses: <org1 h:p>,<org2 h:p>  CC_PER_ORG=${CC_PER_ORG}
   -verbose          print every command
   -h                this help
 
@@ -111,6 +115,7 @@ while [ "$#" -gt 0 ]; do
         -ccstart) needs_value "$@"; CC_START="$2"; shift ;;
         -ccdir|-ccp) needs_value "$@"; CC_DIR="$2"; shift ;;
         -ccqc) needs_value "$@"; CC_QUERY_CONSTRUCTOR="$2"; shift ;;
+        -ccperorg) CC_PER_ORG=true ;;
         -verbose) VERBOSE=true ;;
         *) errorln "unknown flag: $1"; echo "Run ./network.sh -h for help." >&2; exit "$EXIT_USAGE" ;;
     esac
@@ -458,13 +463,26 @@ ccPolicyArgs() {
     fi
 }
 
+# Chaincode servers of one deploy ("slots"): "all" = one server both peers dial (the
+# default), or "org1" and "org2" = one per organisation (-ccperorg). Per slot (assoc
+# arrays, keyed by slot): SLOT_DIR (package, connection.json, package_id, address),
+# SLOT_ADDR, SLOT_PKG (package file), SLOT_ID (package id), SLOT_PID, SLOT_LOG.
+# ccSlotOf ORG -> the slot whose package peer0.org<ORG> installs and Org<ORG>MSP approves.
+ccSlotOf() { if [ "$CC_PER_ORG" = true ]; then echo "org$1"; else echo all; fi; }
+
+# ccTakenPorts -> comma-separated ports recorded for any chaincode server of this network.
+ccTakenPorts() {
+    cat "${WORK}"/chaincode/*/address "${WORK}"/chaincode/*/org[12]/address 2>/dev/null | sed 's/.*://' | paste -sd, -
+}
+
 ccInstall() { # ORG
     setGlobals "$1" || return 1
-    if peer lifecycle chaincode queryinstalled --output json 2>/dev/null | netctl json installed "$PACKAGE_ID"; then
+    local slot; slot="$(ccSlotOf "$1")"
+    if peer lifecycle chaincode queryinstalled --output json 2>/dev/null | netctl json installed "${SLOT_ID[$slot]}"; then
         println "    already installed on peer0.org$1"
         return 0
     fi
-    run peer lifecycle chaincode install "$CC_PACKAGE" 2>&1 | sed 's/^/    /'
+    run peer lifecycle chaincode install "${SLOT_PKG[$slot]}" 2>&1 | sed 's/^/    /'
     [ "${PIPESTATUS[0]}" -eq 0 ]
 }
 
@@ -491,10 +509,13 @@ resolveSequence() {
     fi
 }
 
+# Each organisation approves with the package id of the package installed on its own peer
+# (with -ccperorg they differ; the definition they approve is the same).
 ccApprove() { # ORG
     setGlobals "$1" || return 1
+    local slot; slot="$(ccSlotOf "$1")"
     run peer lifecycle chaincode approveformyorg -o "$ORDERER_ADDRESS" --tls --cafile "$ORDERER_CA" \
-        --channelID "$CHANNEL_NAME" --name "$CC_NAME" --version "$CC_VERSION" --package-id "$PACKAGE_ID" \
+        --channelID "$CHANNEL_NAME" --name "$CC_NAME" --version "$CC_VERSION" --package-id "${SLOT_ID[$slot]}" \
         --sequence "$CC_SEQUENCE" "${CC_ARGS[@]}" --waitForEventTimeout "${CC_READY_TIMEOUT}s"
 }
 
@@ -533,6 +554,25 @@ deployCCAAS() {
         fatalln "invalid chaincode name '${CC_NAME}' (letters, digits, - and _)" "$EXIT_USAGE"
     [ -n "${CC_START:-}" ] ||
         fatalln "no -ccstart '<command>' (the chaincode server command; NA to run it yourself)" "$EXIT_USAGE"
+    case "$CC_PER_ORG" in
+        true|false) ;;
+        *) fatalln "CC_PER_ORG must be true or false, not '${CC_PER_ORG}'" "$EXIT_USAGE" ;;
+    esac
+    local slots=(all) slot
+    declare -A SLOT_DIR SLOT_ADDR SLOT_PKG SLOT_ID SLOT_PID SLOT_LOG
+    if [ "$CC_PER_ORG" = true ]; then
+        slots=(org1 org2)
+        if [ -n "${CC_ADDRESS:-}" ]; then
+            SLOT_ADDR[org1]="${CC_ADDRESS%%,*}"
+            SLOT_ADDR[org2]="${CC_ADDRESS#*,}"
+            [[ "$CC_ADDRESS" == *,* && -n "${SLOT_ADDR[org1]}" && -n "${SLOT_ADDR[org2]}" && "${SLOT_ADDR[org2]}" != *,* ]] ||
+                fatalln "-ccaddr with -ccperorg takes two addresses: <org1 host:port>,<org2 host:port>" "$EXIT_USAGE"
+            [ "${SLOT_ADDR[org1]}" != "${SLOT_ADDR[org2]}" ] ||
+                fatalln "-ccaddr with -ccperorg: the two servers need different addresses" "$EXIT_USAGE"
+        fi
+    elif [ -n "${CC_ADDRESS:-}" ]; then
+        SLOT_ADDR[all]="$CC_ADDRESS"
+    fi
     CC_DIR="$(realpath "${CC_DIR:-$PWD}")" || fatalln "-ccdir does not exist" "$EXIT_USAGE"
     [ -d "$CC_DIR" ] || fatalln "-ccdir ${CC_DIR} is not a directory" "$EXIT_USAGE"
     if [ "$CC_COLL_CONFIG" != "NA" ] && [ -n "$CC_COLL_CONFIG" ]; then
@@ -546,29 +586,71 @@ deployCCAAS() {
     ccPolicyArgs
 
     local ccwork="${WORK}/chaincode/${CC_NAME}"
-    mkdir -p "$ccwork"
-    phase_begin "package ${CC_NAME} (ccaas)"
-    if [ -z "${CC_ADDRESS:-}" ]; then
-        if [ -f "${ccwork}/address" ]; then
-            CC_ADDRESS="$(cat "${ccwork}/address")"
-        else
-            local taken
-            taken="$(cat "${WORK}"/chaincode/*/address 2>/dev/null | sed 's/.*://' | paste -sd, -)"
-            CC_ADDRESS="127.0.0.1:$(netctl free-port "$CCAAS_PORT_BASE" --exclude "$taken")" ||
-                fatalln "no free port for the chaincode server"
-        fi
+    # pids/cc-<name>-org1.pid of a per-org <name> is also the pid file of a single-server
+    # chaincode called <name>-org1: refuse the combination instead of mixing them up.
+    if [ "$CC_PER_ORG" = true ]; then
+        for slot in org1 org2; do
+            [ ! -d "${WORK}/chaincode/${CC_NAME}-${slot}" ] ||
+                fatalln "chaincode '${CC_NAME}-${slot}' exists in this network; its pid file would clash with -ccperorg '${CC_NAME}'" "$EXIT_USAGE"
+        done
+    elif [[ "$CC_NAME" =~ ^(.+)-(org[12])$ ]] && [ -d "${WORK}/chaincode/${BASH_REMATCH[1]}/${BASH_REMATCH[2]}" ]; then
+        fatalln "chaincode '${BASH_REMATCH[1]}' runs one server per org in this network; its pid file would clash with '${CC_NAME}'" "$EXIT_USAGE"
     fi
-    echo "$CC_ADDRESS" >"${ccwork}/address"
+    for slot in "${slots[@]}"; do
+        if [ "$slot" = all ]; then
+            SLOT_DIR[$slot]="$ccwork"
+            SLOT_PID[$slot]="${WORK}/pids/cc-${CC_NAME}.pid"
+            SLOT_LOG[$slot]="${WORK}/logs/cc-${CC_NAME}.log"
+        else
+            SLOT_DIR[$slot]="${ccwork}/${slot}"
+            SLOT_PID[$slot]="${WORK}/pids/cc-${CC_NAME}-${slot}.pid"
+            SLOT_LOG[$slot]="${WORK}/logs/cc-${CC_NAME}-${slot}.log"
+        fi
+        SLOT_PKG[$slot]="${SLOT_DIR[$slot]}/${CC_NAME}.tar.gz"
+    done
+    mkdir -p "${SLOT_DIR[@]}"
+    # A name switching mode keeps its recorded ports (address files) but not the other
+    # mode's packages: what is in package_id files is what is deployed.
+    if [ "$CC_PER_ORG" = true ]; then
+        rm -f "${ccwork}/package_id" "${ccwork}/connection.json" "${ccwork}/${CC_NAME}.tar.gz"
+    else
+        rm -f "${ccwork}"/org[12]/package_id "${ccwork}"/org[12]/connection.json "${ccwork}"/org[12]/"${CC_NAME}.tar.gz"
+    fi
+
+    if [ "$CC_PER_ORG" = true ]; then
+        phase_begin "package ${CC_NAME} (ccaas, one package per organisation)"
+    else
+        phase_begin "package ${CC_NAME} (ccaas)"
+    fi
     CC_LABEL="${CC_NAME}_${CC_VERSION}"
-    CC_PACKAGE="${ccwork}/${CC_NAME}.tar.gz"
-    netctl package-ccaas --label "$CC_LABEL" --address "$CC_ADDRESS" --dial-timeout "$CC_DIAL_TIMEOUT" \
-        --meta-inf "${CC_DIR}/META-INF" --out "$CC_PACKAGE" || fatalln "packaging failed"
-    PACKAGE_ID="$(peer lifecycle chaincode calculatepackageid "$CC_PACKAGE")" || fatalln "calculatepackageid failed"
-    echo "$PACKAGE_ID" >"${ccwork}/package_id"
-    println "    package id ${PACKAGE_ID}"
+    for slot in "${slots[@]}"; do
+        if [ -z "${SLOT_ADDR[$slot]:-}" ]; then
+            if [ -f "${SLOT_DIR[$slot]}/address" ]; then
+                SLOT_ADDR[$slot]="$(cat "${SLOT_DIR[$slot]}/address")"
+            else
+                SLOT_ADDR[$slot]="127.0.0.1:$(netctl free-port "$CCAAS_PORT_BASE" --exclude "$(ccTakenPorts)")" ||
+                    fatalln "no free port for the chaincode server"
+            fi
+        fi
+        # Written at once, so the next slot's free port excludes this one.
+        echo "${SLOT_ADDR[$slot]}" >"${SLOT_DIR[$slot]}/address"
+        netctl package-ccaas --label "$CC_LABEL" --address "${SLOT_ADDR[$slot]}" --dial-timeout "$CC_DIAL_TIMEOUT" \
+            --meta-inf "${CC_DIR}/META-INF" --out "${SLOT_PKG[$slot]}" || fatalln "packaging failed"
+        SLOT_ID[$slot]="$(peer lifecycle chaincode calculatepackageid "${SLOT_PKG[$slot]}")" || fatalln "calculatepackageid failed"
+        echo "${SLOT_ID[$slot]}" >"${SLOT_DIR[$slot]}/package_id"
+        if [ "$slot" = all ]; then
+            println "    package id ${SLOT_ID[$slot]}"
+        else
+            println "    ${slot} package id ${SLOT_ID[$slot]}"
+        fi
+    done
     phase_end
 
-    phase_begin "install on peer0.org1 and peer0.org2"
+    if [ "$CC_PER_ORG" = true ]; then
+        phase_begin "install org1's package on peer0.org1, org2's on peer0.org2"
+    else
+        phase_begin "install on peer0.org1 and peer0.org2"
+    fi
     local org
     for org in 1 2; do
         ccInstall "$org" || fatalln "install on peer0.org${org} failed"
@@ -578,20 +660,45 @@ deployCCAAS() {
     resolveSequence
     infoln "Definition: name ${CC_NAME}, version ${CC_VERSION}, sequence ${CC_SEQUENCE}, channel ${CHANNEL_NAME}${CC_ARGS[*]:+, ${CC_ARGS[*]}}"
 
-    phase_begin "chaincode server"
-    local pidfile="${WORK}/pids/cc-${CC_NAME}.pid" logfile="${WORK}/logs/cc-${CC_NAME}.log"
-    if [ -f "$pidfile" ]; then
-        netctl stop --grace "$STOP_GRACE" "$pidfile"
+    if [ "$CC_PER_ORG" = true ]; then
+        phase_begin "chaincode servers (one per organisation)"
+    else
+        phase_begin "chaincode server"
+    fi
+    # Upgrade: stop what serves this name now, in either mode (per-org pid files only when
+    # this name was deployed per org, see the clash check above).
+    local running=() f
+    for f in "${WORK}/pids/cc-${CC_NAME}.pid" "${WORK}/pids/cc-${CC_NAME}-org1.pid" "${WORK}/pids/cc-${CC_NAME}-org2.pid"; do
+        case "$f" in
+            *-org1.pid) [ -d "${ccwork}/org1" ] || continue ;;
+            *-org2.pid) [ -d "${ccwork}/org2" ] || continue ;;
+        esac
+        [ -f "$f" ] && running+=("$f")
+    done
+    if [ "${#running[@]}" -gt 0 ]; then
+        netctl stop --grace "$STOP_GRACE" "${running[@]}"
     fi
     if [ "$CC_START" = "NA" ]; then
-        warnln "    not starting a chaincode server (-ccstart NA); start yours with:"
-        println "      CHAINCODE_ID=${PACKAGE_ID} CHAINCODE_SERVER_ADDRESS=${CC_ADDRESS} <your server>"
+        if [ "$CC_PER_ORG" = true ]; then
+            warnln "    not starting the chaincode servers (-ccstart NA); start yours with:"
+        else
+            warnln "    not starting a chaincode server (-ccstart NA); start yours with:"
+        fi
+        for slot in "${slots[@]}"; do
+            println "      CHAINCODE_ID=${SLOT_ID[$slot]} CHAINCODE_SERVER_ADDRESS=${SLOT_ADDR[$slot]} <your server>"
+        done
     else
-        netctl check-ports "${CC_ADDRESS##*:}" || exit "$EXIT_PREREQ"
-        netctl start --name "cc-${CC_NAME}" --pid "$pidfile" --log "$logfile" --cwd "$CC_DIR" --settle 1 \
-            --env "CHAINCODE_ID=${PACKAGE_ID}" --env "CHAINCODE_SERVER_ADDRESS=${CC_ADDRESS}" \
-            --env "CORE_CHAINCODE_ID_NAME=${PACKAGE_ID}" \
-            -- /bin/sh -c "$CC_START" || fatalln "the chaincode server did not start (log ${logfile})"
+        local ports=()
+        for slot in "${slots[@]}"; do ports+=("${SLOT_ADDR[$slot]##*:}"); done
+        netctl check-ports "${ports[@]}" || exit "$EXIT_PREREQ"
+        local name
+        for slot in "${slots[@]}"; do
+            name="$(basename "${SLOT_PID[$slot]}" .pid)"
+            netctl start --name "$name" --pid "${SLOT_PID[$slot]}" --log "${SLOT_LOG[$slot]}" --cwd "$CC_DIR" --settle 1 \
+                --env "CHAINCODE_ID=${SLOT_ID[$slot]}" --env "CHAINCODE_SERVER_ADDRESS=${SLOT_ADDR[$slot]}" \
+                --env "CORE_CHAINCODE_ID_NAME=${SLOT_ID[$slot]}" \
+                -- /bin/sh -c "$CC_START" || fatalln "the chaincode server ${name} did not start (log ${SLOT_LOG[$slot]})"
+        done
     fi
     phase_end
 
@@ -615,7 +722,9 @@ deployCCAAS() {
 
     if [ "$CC_START" != "NA" ] && [ "$CC_QUERY_CONSTRUCTOR" != "NA" ]; then
         phase_begin "wait until ${CC_NAME} answers on both peers"
+        local logfile
         for org in 1 2; do
+            logfile="${SLOT_LOG[$(ccSlotOf "$org")]}"
             if ! retry_until "$CC_READY_TIMEOUT" "query ${CC_QUERY_CONSTRUCTOR} on peer0.org${org}" ccQuery "$org"; then
                 errorln "chaincode server log (${logfile}):"
                 tail -n 20 "$logfile" | sed 's/^/    /' >&2
@@ -626,10 +735,20 @@ deployCCAAS() {
         phase_end
     fi
 
+    local per_org_arg=()
+    [ "$CC_PER_ORG" = true ] && per_org_arg=(--cc-per-org)
     netctl write-network-json --chaincode "$CC_NAME" --cc-channel "$CHANNEL_NAME" \
-        --cc-version "$CC_VERSION" --cc-sequence "$CC_SEQUENCE" || fatalln "could not update network.json"
-    successln "Chaincode '${CC_NAME}' deployed in $(elapsed "$t0")s: package ${PACKAGE_ID}, server ${CC_ADDRESS}"
-    [ "$CC_START" = "NA" ] || println "  server pid file ${pidfile}, log ${logfile}"
+        --cc-version "$CC_VERSION" --cc-sequence "$CC_SEQUENCE" "${per_org_arg[@]}" || fatalln "could not update network.json"
+    if [ "$CC_PER_ORG" = true ]; then
+        successln "Chaincode '${CC_NAME}' deployed in $(elapsed "$t0")s, one server per organisation:"
+        for slot in "${slots[@]}"; do
+            println "  ${slot}: package ${SLOT_ID[$slot]}, server ${SLOT_ADDR[$slot]}"
+            [ "$CC_START" = "NA" ] || println "        pid file ${SLOT_PID[$slot]}, log ${SLOT_LOG[$slot]}"
+        done
+    else
+        successln "Chaincode '${CC_NAME}' deployed in $(elapsed "$t0")s: package ${SLOT_ID[all]}, server ${SLOT_ADDR[all]}"
+        [ "$CC_START" = "NA" ] || println "  server pid file ${SLOT_PID[all]}, log ${SLOT_LOG[all]}"
+    fi
 }
 
 # ------------------------------------------------------------------ status
@@ -678,10 +797,19 @@ networkStatus() {
                     "$(peer channel getinfo -c "$ch" 2>/dev/null | netctl json height 2>/dev/null || echo '?')"
             done
         done
-        for f in "${WORK}"/chaincode/*/package_id; do
-            [ -e "$f" ] || continue
-            printf '  chaincode %-12s %s at %s\n' "$(basename "$(dirname "$f")")" "$(cat "$f")" \
-                "$(cat "$(dirname "$f")/address")"
+        local d
+        for d in "${WORK}"/chaincode/*/; do
+            [ -d "$d" ] || continue
+            if [ -f "${d}package_id" ]; then
+                printf '  chaincode %-12s %s at %s\n' "$(basename "$d")" "$(cat "${d}package_id")" \
+                    "$(cat "${d}address")"
+            fi
+            # -ccperorg: one server per organisation.
+            for org in 1 2; do
+                [ -f "${d}org${org}/package_id" ] || continue
+                printf '  chaincode %-12s %s at %s (org%s server)\n' "$(basename "$d")" \
+                    "$(cat "${d}org${org}/package_id")" "$(cat "${d}org${org}/address")" "$org"
+            done
         done
     fi
     exit "$rc"

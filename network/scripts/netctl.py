@@ -570,15 +570,34 @@ def cmd_write_network_json(args) -> None:
     if args.chaincode:
         name = args.chaincode
         cc_dir = work / "chaincode" / name
-        doc.setdefault("chaincodes", {})[name] = {
-            "channel": args.cc_channel,
-            "package_id": (cc_dir / "package_id").read_text().strip(),
-            "address": (cc_dir / "address").read_text().strip(),
-            "version": args.cc_version,
-            "sequence": int(args.cc_sequence),
-            "pid_file": str(work / f"pids/cc-{name}.pid"),
-            "log": str(work / f"logs/cc-{name}.log"),
-        }
+        if args.cc_per_org:
+            # deployCCAAS -ccperorg: one server per organisation, each with its own package
+            # id; there is no single package id, address or pid file for the name.
+            doc.setdefault("chaincodes", {})[name] = {
+                "channel": args.cc_channel,
+                "version": args.cc_version,
+                "sequence": int(args.cc_sequence),
+                "per_org": True,
+                "servers": {
+                    org: {
+                        "package_id": (cc_dir / org / "package_id").read_text().strip(),
+                        "address": (cc_dir / org / "address").read_text().strip(),
+                        "pid_file": str(work / f"pids/cc-{name}-{org}.pid"),
+                        "log": str(work / f"logs/cc-{name}-{org}.log"),
+                    }
+                    for org in ("org1", "org2")
+                },
+            }
+        else:
+            doc.setdefault("chaincodes", {})[name] = {
+                "channel": args.cc_channel,
+                "package_id": (cc_dir / "package_id").read_text().strip(),
+                "address": (cc_dir / "address").read_text().strip(),
+                "version": args.cc_version,
+                "sequence": int(args.cc_sequence),
+                "pid_file": str(work / f"pids/cc-{name}.pid"),
+                "log": str(work / f"logs/cc-{name}.log"),
+            }
     doc_path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
@@ -648,6 +667,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("--cc-channel")
     p.add_argument("--cc-version")
     p.add_argument("--cc-sequence")
+    p.add_argument("--cc-per-org", action="store_true", help="one chaincode server per organisation")
     p.set_defaults(func=cmd_write_network_json)
 
     args = parser.parse_args(argv)

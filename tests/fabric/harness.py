@@ -59,7 +59,9 @@ class FabricNetwork:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def _network(self, *args: str, timeout: float = 300) -> str:
-        result = subprocess.run([str(NETWORK_SH), *args], env=self.env, capture_output=True, text=True,
+        # CC_PER_ORG from the caller's environment must not override what deploy() was asked for
+        env = {**self.env, "CC_PER_ORG": "true" if "-ccperorg" in args else "false"}
+        result = subprocess.run([str(NETWORK_SH), *args], env=env, capture_output=True, text=True,
                                 timeout=timeout)
         if result.returncode != 0:
             raise NetworkError(f"network.sh {' '.join(args)} exited {result.returncode}:\n"
@@ -71,12 +73,15 @@ class FabricNetwork:
         self._network("createChannel", "-bt", batch_timeout, "-mmc", str(max_message_count))
 
     def deploy(self, name: str, start: str, *, workdir: Path = EXAMPLES, collections: Path | None = None,
-               policy: str | None = None) -> dict:
+               policy: str | None = None, per_org: bool = False) -> dict:
+        """deployCCAAS; ``per_org`` runs one chaincode server per organisation (-ccperorg)."""
         args = ["deployCCAAS", "-ccn", name, "-ccstart", start, "-ccdir", str(workdir)]
         if collections:
             args += ["-cccg", str(collections)]
         if policy:
             args += ["-ccep", policy]
+        if per_org:
+            args += ["-ccperorg"]
         self._network(*args)
         return self.info["chaincodes"][name]
 
@@ -92,8 +97,22 @@ class FabricNetwork:
         return next(iter(self.info["channels"]))
 
     def pid_of(self, component: str) -> int:
-        """The pid of 'orderer', 'peer0.org1', 'peer0.org2' or 'cc-<chaincode name>'."""
-        return int((self.work_dir / "pids" / f"{component}.pid").read_text().strip())
+        """The pid of 'orderer', 'peer0.org1', 'peer0.org2', 'cc-<chaincode name>' (one server for both peers)
+        or 'cc-<chaincode name>-org1' / '-org2' (one server per organisation, see :meth:`chaincode_pids`)."""
+        pid_file = self.work_dir / "pids" / f"{component}.pid"
+        if not pid_file.exists() and component.startswith("cc-") and (
+                self.work_dir / "pids" / f"{component}-org1.pid").exists():
+            raise NetworkError(f"{component} runs one server per organisation: use chaincode_pids("
+                               f"{component[3:]!r}) or pid_of('{component}-org1')")
+        return int(pid_file.read_text().strip())
+
+    def chaincode_pids(self, name: str) -> dict[str, int]:
+        """The chaincode server pids of ``name``: {"org1": pid, "org2": pid} when deployed with ``per_org``,
+        else {"all": pid} (the one server both peers dial)."""
+        servers = self.info["chaincodes"][name].get("servers")
+        if servers:
+            return {org: int(Path(server["pid_file"]).read_text().strip()) for org, server in servers.items()}
+        return {"all": self.pid_of(f"cc-{name}")}
 
     # -- the peer CLI -------------------------------------------------------------------------------------------
     def _cli_env(self, org: str, user: str) -> dict[str, str]:
