@@ -88,7 +88,7 @@ async def scenario(identities, actions) -> None:
     assert supply["Tgen"]["minted"] == generated  # Tgen minted = metered generation
     for site in ("s1", "s2"):
         meter = meters[site]["gen"].meter_id
-        rows = await world.ok("GetReadings", meter, "0", str(NOW))
+        rows = await world.ok("GetReadings", meter, str(DAY0), str(DAY0 + SLOTS * 900))
         assert sum(r["values"]["wh"] for r in rows) == sum(r["effects"]["minted_tgen"] for r in rows)
         assert len({r["start"] for r in rows}) == len(rows)
     for entries in peer.state.values():
