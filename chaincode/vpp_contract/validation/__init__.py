@@ -1,0 +1,1 @@
+"""Validation of the contract's algorithms against independent models (not chaincode: floats and numpy allowed)."""
