@@ -7,12 +7,22 @@ account from its enrollment id — never from an argument. Time is the transacti
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from fabric_ccaas import ChaincodeError, Context, Contract, ContractChaincode, evaluate, transaction
 
 from .codes import Code
+from .domain.battery import (
+    BatteryParams,
+    BatteryReading,
+    BatteryState,
+    Burn,
+    Outstanding,
+    Release,
+    Reserve,
+    on_battery_reading,
+)
 from .domain.readings import (
     INTERVALS,
     Reading,
@@ -145,7 +155,7 @@ class Tx:
     async def burn_fifo(self, owner: str, token: str, amount: int) -> list[Take]:
         takes, _ = take_fifo(await self.lots(owner, token), amount)
         await self.remove(takes)
-        self.count(token, burned=sum(t.taken for t in takes))
+        self.count(TSTORAGE if token == TSTORAGE_RESERVED else token, burned=sum(t.taken for t in takes))
         return takes
 
     async def move_fifo(self, owner: str, token: str, amount: int, to_owner: str, to_token: str | None = None
@@ -160,6 +170,8 @@ class Tx:
             shares = scale_shares(take.lot.shares, take.taken) if take.lot.shares else ()
             await self.put_lot(Lot(self.new_lot_id(), to_owner, to_token or token, take.taken,
                                    take.lot.origin_start, take.lot.origin_asset, shares))
+            if take.lot.token == TSTORAGE:
+                await _note_holder(self, take.lot.origin_asset, to_owner)
         return takes
 
     async def finish(self) -> None:
@@ -211,7 +223,8 @@ class EnergyContract(Contract):
             raise ChaincodeError(Code.ALREADY_EXISTS, f"asset {asset_id} exists")
         asset = {"docType": "asset", "asset_id": asset_id, "site_id": site_id, "owner": site["owner"],
                  "kind": kind, "max_power_w": _positive(max_power_w, "max_power_w"),
-                 "battery": _battery_params(battery) if kind == "battery" else None}
+                 "battery": _battery_params(battery, tx.now) if kind == "battery" else None,
+                 "registered_at": tx.now}
         await tx.view.put_json(asset_key, asset)
         return asset
 
@@ -568,6 +581,18 @@ class EnergyContract(Contract):
         return {"offers": [json.loads(kv.value) async for kv in iterator], "bookmark": page.bookmark}
 
     @evaluate
+    async def GetBatteryState(self, ctx: Context, asset_id: str) -> dict:
+        """The burn algorithm's view of a battery: its parameters, its state, the last verified boundary."""
+        caller = caller_of(ctx)
+        tx = Tx.open(ctx)
+        asset = await tx.view.get_json(key("asset", asset_id))
+        if asset is None or asset["kind"] != "battery":
+            raise ChaincodeError(Code.NOT_FOUND, f"battery {asset_id} does not exist")
+        require_account_access(caller, asset["owner"])
+        return {"asset_id": asset_id, "params": asset["battery"],
+                "state": await tx.view.get_json(key("battery", asset_id))}
+
+    @evaluate
     async def GetOffer(self, ctx: Context, offer_id: str) -> dict:
         caller_of(ctx)
         return await _offer(Tx.open(ctx), offer_id)
@@ -575,28 +600,16 @@ class EnergyContract(Contract):
 
 # -- helpers -------------------------------------------------------------------------------------------------
 
-def _battery_params(params: dict) -> dict:
-    required = {"capacity_wh": (1, 10**9), "soc_min_permille": (0, 999), "soc_max_permille": (1, 1000),
-                "charge_eff_ppm": (1, 1_000_000), "discharge_eff_ppm": (1, 1_000_000)}
-    optional = {"self_discharge_ppm_per_day": (0, 1_000_000), "calendar_fade_ppm_per_year": (0, 1_000_000),
-                "cycle_fade_ppm_per_efc": (0, 1_000_000)}
-    if not isinstance(params, dict):
-        raise ChaincodeError(Code.INVALID_ARGUMENT, "battery must be an object")
-    unknown = set(params) - set(required) - set(optional) - {"chemistry"}
-    if unknown or not set(required) <= set(params):
-        raise ChaincodeError(Code.INVALID_ARGUMENT, f"battery needs {', '.join(sorted(required))}"
-                             + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""))
-    out = {"chemistry": str(params.get("chemistry", "custom"))}
-    for name, (low, high) in {**required, **optional}.items():
-        if name not in params:
-            continue
-        value = params[name]
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ChaincodeError(Code.INVALID_ARGUMENT, f"battery.{name} must be an integer in [{low}, {high}]")
-        out[name] = value
-    if out["soc_min_permille"] >= out["soc_max_permille"]:
-        raise ChaincodeError(Code.INVALID_ARGUMENT, "battery.soc_min_permille must be below soc_max_permille")
-    return out
+def _battery_params(params: dict, now: int) -> dict:
+    """Validated by the battery domain (chemistry defaults filled in, CUSTOM needs every field); stored whole."""
+    if not isinstance(params, dict) or any(isinstance(v, bool) or not isinstance(v, (int, str))
+                                           for v in params.values()):
+        raise ChaincodeError(Code.INVALID_ARGUMENT, "battery must be an object of integers and a chemistry name")
+    try:
+        battery = BatteryParams.from_registration(params, commissioned_at=now)
+    except (ValueError, TypeError) as exc:
+        raise ChaincodeError(Code.INVALID_ARGUMENT, f"battery: {exc}") from exc
+    return {name: (str(value) if name == "chemistry" else value) for name, value in sorted(asdict(battery).items())}
 
 
 async def _meter(tx: Tx, meter_id: str) -> dict:
@@ -675,23 +688,108 @@ async def _apply_reading(tx: Tx, reading: Reading, meter: dict) -> dict:
             takes = await tx.burn_fifo(owner, TGEN, charge)
             covered = sum(t.taken for t in takes)
             stored = tstorage_for_charge(charge, battery["charge_eff_ppm"], battery["discharge_eff_ppm"])
+            if stored:
+                await _note_holder(tx, asset, owner)
             shares = scale_shares(origin_shares(takes, charge - covered), stored)
             if stored:
                 await tx.mint(owner, TSTORAGE, stored, asset, start, shares)
             effects.update(burned_tgen=covered, minted_tstorage=stored, grid_charge_wh=charge - covered)
             tx.event("exchange", asset, start, indexed=False, owner=owner, burned_tgen=covered, minted_tstorage=stored,
                      grid_charge_wh=charge - covered, shares=[list(s) for s in shares])
+        effects["algorithm"] = await _run_burn_algorithm(tx, reading, meter)
         return effects
     if reading.kind == "load":
         energy = reading.value("wh")
         burned_gen = sum(t.taken for t in await tx.burn_fifo(owner, TGEN, energy))
         burned_storage = sum(t.taken for t in await tx.burn_fifo(owner, TSTORAGE, energy - burned_gen))
+        # reserved Tstorage cannot be offered or transferred, but it is the owner's own energy to consume
+        burned_storage += sum(t.taken for t in await tx.burn_fifo(owner, TSTORAGE_RESERVED,
+                                                                   energy - burned_gen - burned_storage))
         grid = energy - burned_gen - burned_storage
         if burned_gen or burned_storage:
             tx.event("burn", asset, start, indexed=False, owner=owner, reason="consumption", tgen=burned_gen,
                      tstorage=burned_storage, grid_import_wh=grid)
         return {"burned_tgen": burned_gen, "burned_tstorage": burned_storage, "grid_import_wh": grid}
     return {"import_wh": reading.value("import_wh"), "export_wh": reading.value("export_wh")}
+
+
+async def _note_holder(tx: Tx, battery: str, holder: str) -> None:
+    """Who may hold this battery's Tstorage: the burn algorithm must see every holder."""
+    k = key("holder", battery, holder)
+    if not await tx.view.get(k):
+        await tx.view.put_json(k, {"battery": battery, "holder": holder})
+
+
+async def _battery_lots(tx: Tx, holder: str, token: str, battery: str) -> list[Lot]:
+    return [lot for lot in await tx.lots(holder, token) if lot.origin_asset == battery]
+
+
+async def _run_burn_algorithm(tx: Tx, reading: Reading, meter: dict) -> list[dict]:
+    """DESIGN §6: feed the reading to the battery domain, then carry out its reserve, release and burns."""
+    asset_id, owner = meter["asset_id"], meter["owner"]
+    asset = await tx.view.get_json(key("asset", asset_id))
+    params = BatteryParams(**asset["battery"])  # stored complete and validated at registration
+    state_key = key("battery", asset_id)
+    stored = await tx.view.get_json(state_key)
+    state = BatteryState.from_dict(stored) if stored else BatteryState()
+    holders = sorted(v["holder"] for _, v in await tx.view.scan("holder", asset_id))
+    free = sum(lot.amount for lot in await _battery_lots(tx, owner, TSTORAGE, asset_id))
+    reserved = sum(lot.amount for lot in await _battery_lots(tx, owner, TSTORAGE_RESERVED, asset_id))
+    others = {}
+    for holder in holders:
+        if holder != owner:
+            amount = sum(lot.amount for lot in await _battery_lots(tx, holder, TSTORAGE, asset_id))
+            if amount:
+                others[holder] = amount
+    battery_reading = BatteryReading(reading.start, reading.interval, reading.value("charge_wh"),
+                                     reading.value("discharge_wh"), reading.value("soc_permille"),
+                                     dict(reading.values).get("soh_permille"))
+    state, actions = on_battery_reading(state, params, battery_reading, Outstanding(owner, free, reserved, others))
+    await tx.view.put_json(state_key, state.to_dict())
+    done = []
+    for action in actions:
+        if isinstance(action, Reserve) and action.amount:
+            await _move_battery_lots(tx, owner, TSTORAGE, TSTORAGE_RESERVED, asset_id, action.amount)
+            done.append({"type": "reserve", "amount": action.amount, "horizon_s": action.horizon_s})
+        elif isinstance(action, Release) and action.amount:
+            await _move_battery_lots(tx, owner, TSTORAGE_RESERVED, TSTORAGE, asset_id, action.amount)
+            done.append({"type": "release", "amount": action.amount})
+        elif isinstance(action, Burn) and action.amount:
+            token = TSTORAGE_RESERVED if action.from_reserved else TSTORAGE
+            takes, _ = take_fifo(await _battery_lots(tx, action.holder, token, asset_id), action.amount)
+            await tx.remove(takes)
+            burned = sum(t.taken for t in takes)
+            tx.count(TSTORAGE, burned=burned)
+            if action.holder.startswith("offer:") and burned:
+                await _shrink_offer(tx, action.holder.removeprefix("offer:"), burned)
+            done.append({"type": "burn", "holder": action.holder, "amount": burned, "reserved": action.from_reserved,
+                         "reason": str(action.reason)})
+    for entry in done:
+        tx.event(entry["type"], asset_id, reading.start, owner=owner, token=TSTORAGE,
+                 **{k: v for k, v in entry.items() if k != "type"})
+    return done
+
+
+async def _move_battery_lots(tx: Tx, owner: str, token: str, to_token: str, battery: str, amount: int) -> None:
+    takes, shortfall = take_fifo(await _battery_lots(tx, owner, token, battery), amount)
+    if shortfall:
+        raise ChaincodeError(Code.INSUFFICIENT_BALANCE, f"{owner} holds too little {token} of {battery}")
+    await tx.remove(takes)
+    for take in takes:
+        shares = scale_shares(take.lot.shares, take.taken) if take.lot.shares else ()
+        await tx.put_lot(Lot(tx.new_lot_id(), owner, to_token, take.taken, take.lot.origin_start,
+                             take.lot.origin_asset, shares))
+
+
+async def _shrink_offer(tx: Tx, offer_id: str, burned: int) -> None:
+    """Escrowed Tstorage the battery no longer backs: the offer has that much less to sell."""
+    offer = await tx.view.get_json(key("offer", offer_id))
+    if offer is None:
+        return
+    offer["remaining_wh"] = max(0, offer["remaining_wh"] - burned)
+    if not offer["remaining_wh"] and offer["status"] == "active":
+        offer["status"] = "exhausted"
+    await tx.view.put_json(key("offer", offer_id), offer)
 
 
 async def _credit(tx: Tx, account: str) -> int:

@@ -53,7 +53,7 @@ async def test_a_contiguous_batch_needs_no_read_per_reading(identities):
 
 async def test_a_sparse_batch_stops_its_range_read_and_still_sees_everything(identities):
     names = [f"m-{i:03d}" for i in range(100)]
-    world, peer, meters = await registered(identities, names)
+    world, _peer, meters = await registered(identities, names)
     sparse = [meters[0], meters[99]]  # the meter range holds 98 unrelated meters
     await world.submit(meters[50].sign("generation", T, wh=5))
     results = await world.submit(*[m.sign("generation", T, wh=7) for m in sparse],
