@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NETWORK := network/network.sh
 
-.PHONY: help setup test test-fast lint bench network-up network-down deploy-cc clean
+.PHONY: help setup test test-fast lint bench validate-battery network-up network-down deploy-cc clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,7 +22,10 @@ lint: ## ruff over the whole tree
 	$(VENV)/bin/ruff check .
 
 bench: ## all benchmarks, or one: make bench NAME=<name>; results in bench/results/ and bench/RESULTS.md
-	$(PY) -m bench.run $(NAME)
+	PYTHONPATH=chaincode $(PY) -m bench.run $(NAME)
+
+validate-battery: ## the Tstorage burn algorithm against NREL's thevenin model (30 days, 3 chemistries)
+	PYTHONPATH=chaincode $(PY) -m vpp_contract.validation.battery_validation
 
 network-up: ## native Fabric network (1 Raft orderer, 2 peer orgs, TLS) with the channel created
 	$(NETWORK) up && $(NETWORK) createChannel
