@@ -146,6 +146,10 @@ def run(args) -> dict:
               f"p50 {result['p50_ms']:.0f} ms, "
               f"p99 {result['p99_ms']:.0f} ms, failures {len(result['failures'])}, MVCC conflicts {result['mvcc']}",
               flush=True)
+    except BaseException:
+        # keep the nodes' logs of a failed run for diagnosis (the network's work folder goes with down)
+        shutil.copytree(work / "logs", HERE / "work" / "failed-run-logs", dirs_exist_ok=True)
+        raise
     finally:
         net.down()
     return {
