@@ -24,7 +24,7 @@ BENCHMARKS = {
 }
 
 
-def metric(name: str, value: float, unit: str, baseline_name: str, baseline_value: float,
+def metric(name: str, value: float, unit: str, baseline_name: str, baseline_value: float | None,
            better: str = "higher", target: str = "") -> dict:
     ratio = round(value / baseline_value, 3) if baseline_value else None
     return {"name": name, "value": value, "unit": unit, "baseline_name": baseline_name,
