@@ -43,8 +43,11 @@ def write_summary() -> Path:
                 lines.append(f"- {key}: {value}")
         lines += ["", "| figure | ours | baseline | ratio | better | target |", "|---|---|---|---|---|---|"]
         for m in doc["metrics"]:
-            lines.append(f"| {m['name']} | {m['value']} {m['unit']} | {m['baseline_value']} {m['unit']} "
-                         f"({m['baseline_name']}) | {m['ratio']} | {m['better']} | {m.get('target', '')} |")
+            baseline = ("—" if m["baseline_value"] is None
+                        else f"{m['baseline_value']} {m['unit']} ({m['baseline_name']})")
+            ratio = "—" if m["ratio"] is None else m["ratio"]
+            lines.append(f"| {m['name']} | {m['value']} {m['unit']} | {baseline} | {ratio} | {m['better']} "
+                         f"| {m.get('target', '')} |")
         lines.append("")
     out = HERE / "RESULTS.md"
     out.write_text("\n".join(lines))
