@@ -226,6 +226,8 @@ class EnergyContract(Contract):
                  "battery": _battery_params(battery, tx.now) if kind == "battery" else None,
                  "registered_at": tx.now}
         await tx.view.put_json(asset_key, asset)
+        site["assets"] = sorted({*site.get("assets", []), asset_id})
+        await tx.view.put_json(key("site", site_id), site)
         return asset
 
     @transaction
@@ -591,6 +593,49 @@ class EnergyContract(Contract):
         require_account_access(caller, asset["owner"])
         return {"asset_id": asset_id, "params": asset["battery"],
                 "state": await tx.view.get_json(key("battery", asset_id))}
+
+    @evaluate
+    async def GetSiteStatement(self, ctx: Context, site_id: str, from_start: int, to_start: int) -> dict:
+        """Per interval: what the site's meters measured and what it did to tokens, plus the totals."""
+        caller = caller_of(ctx)
+        tx = Tx.open(ctx)
+        site = await tx.view.get_json(key("site", site_id))
+        if site is None:
+            raise ChaincodeError(Code.NOT_FOUND, f"site {site_id} does not exist")
+        require_account_access(caller, site["owner"])
+        fields = ("generation_wh", "charge_wh", "discharge_wh", "load_wh", "import_wh", "export_wh",
+                  "minted_tgen", "burned_tgen", "minted_tstorage", "burned_tstorage", "grid_import_wh")
+        rows: dict[int, dict[str, int]] = {}
+        for asset_id in site.get("assets", []):
+            asset = await tx.view.get_json(key("asset", asset_id))
+            for meter_id in asset.get("meters", []):
+                for reading in await _readings_of(tx, await _meter(tx, meter_id), from_start, to_start):
+                    row = rows.setdefault(reading["start"], dict.fromkeys(fields, 0))
+                    values, effects = reading["values"], reading["effects"]
+                    row["generation_wh" if reading["kind"] == "generation" else "load_wh"] += (
+                        values.get("wh", 0) if reading["kind"] in ("generation", "load") else 0)
+                    for name in ("charge_wh", "discharge_wh", "import_wh", "export_wh"):
+                        row[name] += values.get(name, 0)
+                    for name in ("minted_tgen", "burned_tgen", "minted_tstorage", "burned_tstorage",
+                                 "grid_import_wh"):
+                        row[name] += effects.get(name, 0)
+                    row["burned_tstorage"] += sum(a["amount"] for a in effects.get("algorithm", [])
+                                                  if a["type"] == "burn")  # what the battery no longer held
+        intervals = [{"start": start, **row} for start, row in sorted(rows.items())]
+        totals = {name: sum(r[name] for r in intervals) for name in fields}
+        return {"site_id": site_id, "owner": site["owner"], "from": from_start, "to": to_start,
+                "intervals": intervals, "totals": totals}
+
+    @evaluate
+    async def GetTrades(self, ctx: Context, offer_id: str) -> list:
+        """The trades of an offer: its seller, its buyers, the operator, the utility and auditors."""
+        caller = caller_of(ctx)
+        tx = Tx.open(ctx)
+        offer = await _offer(tx, offer_id)
+        trades = [v for _, v in await tx.view.scan("trade", offer_id)]
+        if caller.role == "owner" and caller.account != offer["seller"]:
+            trades = [t for t in trades if t["buyer"] == caller.account]
+        return trades
 
     @evaluate
     async def GetOffer(self, ctx: Context, offer_id: str) -> dict:

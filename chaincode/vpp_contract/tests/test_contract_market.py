@@ -62,3 +62,14 @@ async def test_the_utility_buys_and_the_energy_leaves_to_the_grid(world, identit
     assert (await world.ok("GetBalance", "Org2MSP:utility", who=world.utility))["Tgen"] == 0
     supply = await world.ok("GetSupply", who=identities["auditor"])
     assert supply["Tgen"] == {"minted": 1000, "burned": 300, "outstanding": 700, "conserved": True}
+
+
+async def test_trades_are_listed_for_the_seller_and_each_buyer_sees_its_own(world, identities):
+    alice, bob = identities["alice"], identities["bob"]
+    await funded_seller(world)
+    await world.ok("DepositCredit", "Org2MSP:utility", "1000000", who=world.utility)
+    offer = await world.ok("CreateOffer", "Tgen", "600", "1000", str(NOW), str(NOW + 3600), who=alice)
+    await world.ok("AcceptOffer", offer["offer_id"], "100", who=bob)
+    await world.ok("AcceptOffer", offer["offer_id"], "200", who=world.utility)
+    assert sorted(t["quantity_wh"] for t in await world.ok("GetTrades", offer["offer_id"], who=alice)) == [100, 200]
+    assert [t["quantity_wh"] for t in await world.ok("GetTrades", offer["offer_id"], who=bob)] == [100]

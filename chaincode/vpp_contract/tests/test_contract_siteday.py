@@ -23,3 +23,20 @@ async def test_a_site_day_balances(world):
     assert supply["Tgen"]["conserved"] and supply["Tstorage"]["conserved"]
     assert supply["Tstorage"]["minted"] > 0 and supply["Tgen"]["burned"] > 0  # stored at noon, consumed
     assert outcome["balance"]["Tgen"] == supply["Tgen"]["outstanding"]
+
+
+async def test_the_site_statement_adds_up_to_the_ledger(world, identities):
+    day = SiteDay("day1", "Org1MSP:alice", DAY0)
+    outcome = await run_day(world, day)
+    statement = await world.ok("GetSiteStatement", "day1", str(DAY0), str(DAY0 + 86_400), who=identities["alice"])
+    assert len(statement["intervals"]) == 96
+    totals = statement["totals"]
+    readings = day.readings()
+    assert totals["generation_wh"] == sum(r["payload"]["wh"] for r in readings if r["payload"]["kind"] == "generation")
+    assert totals["load_wh"] == sum(r["payload"]["wh"] for r in readings if r["payload"]["kind"] == "load")
+    assert totals["minted_tgen"] == outcome["supply"]["Tgen"]["minted"]
+    assert totals["burned_tgen"] == outcome["supply"]["Tgen"]["burned"]
+    assert totals["minted_tstorage"] == outcome["supply"]["Tstorage"]["minted"]
+    assert totals["burned_tstorage"] == outcome["supply"]["Tstorage"]["burned"]
+    assert await world.error("GetSiteStatement", "day1", str(DAY0), str(DAY0 + 900), who=identities["bob"]) == \
+        "FORBIDDEN"
