@@ -186,7 +186,9 @@ class FabricNetwork:
                                          x509.NameAttribute(NameOID.COMMON_NAME, name)]))
                 .issuer_name(ca_cert.subject).public_key(key.public_key())
                 .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(minutes=5))
+                # Fabric's MSP validates the chain at the certificate's own NotBefore (+1 s): never backdate
+                # before the issuer's NotBefore, or a certificate issued just after `up` is "not yet valid"
+                .not_valid_before(max(now - datetime.timedelta(minutes=5), ca_cert.not_valid_before_utc))
                 .not_valid_after(now + datetime.timedelta(days=30))
                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                 .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
