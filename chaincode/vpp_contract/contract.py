@@ -32,7 +32,6 @@ from .domain.readings import (
     verify_signature,
 )
 from .domain.tokens import (
-    GRID,
     TGEN,
     TOKENS,
     TSTORAGE,
@@ -848,4 +847,4 @@ async def _add_credit(tx: Tx, account: str, amount: int) -> None:
 
 chaincode = ContractChaincode(EnergyContract(), title="vpp-ledger", version="0.1.0")
 
-__all__ = ["GRID", "EnergyContract", "chaincode"]
+__all__ = ["EnergyContract", "chaincode"]
