@@ -34,6 +34,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from .handler import Chaincode
 from .identity import ATTRIBUTE_EXTENSION_OID
 from .keys import COMPOSITE_KEY_NAMESPACE
+from .mango import OPERATORS as _OPERATORS  # noqa: F401  (kept importable from here)
+from .mango import matches as _matches
 from .stub import ChaincodeStub
 
 MT = shim.ChaincodeMessage
@@ -370,38 +372,6 @@ class InMemoryPeer:
             ctx.iterators.pop(iterator_id)
         return shim.QueryResponse(results=[shim.QueryResultBytes(resultBytes=b) for b in batch],
                                   has_more=bool(rest), id=iterator_id).SerializeToString()
-
-
-_OPERATORS = {
-    "$eq": lambda a, b: a == b, "$ne": lambda a, b: a != b,
-    "$gt": lambda a, b: a is not None and a > b, "$gte": lambda a, b: a is not None and a >= b,
-    "$lt": lambda a, b: a is not None and a < b, "$lte": lambda a, b: a is not None and a <= b,
-    "$in": lambda a, b: a in b,
-}
-
-
-def _matches(raw: bytes, selector: dict[str, Any]) -> bool:
-    """A small subset of CouchDB's Mango selectors: field paths with equality and comparison operators."""
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        return False
-    if not isinstance(document, dict):
-        return False
-    for path, condition in selector.items():
-        value: Any = document
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if isinstance(condition, dict):
-            for op, operand in condition.items():
-                try:
-                    if not _OPERATORS[op](value, operand):
-                        return False
-                except TypeError:
-                    return False
-        elif value != condition:
-            return False
-    return True
 
 
 class FakePeer:
