@@ -7,184 +7,30 @@ account from its enrollment id — never from an argument. Time is the transacti
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from fabric_ccaas import ChaincodeError, Context, Contract, ContractChaincode, evaluate, transaction
 
 from .codes import Code
-from .domain.battery import (
-    BatteryParams,
-    BatteryReading,
-    BatteryState,
-    Burn,
-    Outstanding,
-    Release,
-    Reserve,
-    on_battery_reading,
+from .domain.readings import INTERVALS, Reading, parse_signed_reading, public_key_is_p256
+from .domain.tokens import TGEN, TOKENS, TSTORAGE, TSTORAGE_RESERVED, Take, payment_micro
+from .ledger import key, meter_key, reading_key
+from .rules import (
+    add_credit,
+    apply_reading,
+    battery_params,
+    check_reading,
+    credit,
+    meter_record,
+    offer_record,
+    prefetch,
+    readings_of,
 )
-from .domain.readings import (
-    INTERVALS,
-    Reading,
-    check_against_meter,
-    parse_signed_reading,
-    public_key_is_p256,
-    verify_signature,
-)
-from .domain.tokens import (
-    TGEN,
-    TOKENS,
-    TSTORAGE,
-    TSTORAGE_RESERVED,
-    Lot,
-    Take,
-    origin_shares,
-    payment_micro,
-    scale_shares,
-    take_fifo,
-    tstorage_for_charge,
-)
-from .ledger import LedgerView, event_key, key, meter_key, reading_key
+from .txn import Tx, caller_of, checked_name, positive, require_account_access, require_role
 
-ROLES = ("admin", "owner", "utility", "auditor")
 ASSET_KINDS = {"generator": "generation", "battery": "battery", "load": "load", "grid": "grid"}
 MAX_BATCH = 1000
-EVENT_NAME = "VppLedger"
 ALL_TOKENS = (TGEN, TSTORAGE, TSTORAGE_RESERVED)
-
-
-# -- caller and guards ------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Caller:
-    account: str
-    role: str
-
-
-def caller_of(ctx: Context) -> Caller:
-    identity = ctx.client_identity
-    role = identity.get_attribute_value("role")
-    if role not in ROLES:
-        raise ChaincodeError(Code.UNKNOWN_ROLE, f"certificate role {role!r} is not one of {', '.join(ROLES)}")
-    enrollment = identity.get_attribute_value("hf.EnrollmentID")
-    return Caller(f"{identity.msp_id}:{enrollment}" if enrollment else identity.id, role)
-
-
-def require_role(caller: Caller, *roles: str) -> None:
-    if caller.role not in roles:
-        raise ChaincodeError(Code.FORBIDDEN, f"role {caller.role} cannot do this (needs {' or '.join(roles)})")
-
-
-def require_account_access(caller: Caller, account: str) -> None:
-    """Owners see their own account only; the operator, the utility and auditors see all."""
-    if caller.role == "owner" and caller.account != account:
-        raise ChaincodeError(Code.FORBIDDEN, "owners can only see their own account")
-
-
-def _positive(value: int, name: str) -> int:
-    if value <= 0:
-        raise ChaincodeError(Code.INVALID_ARGUMENT, f"{name} must be positive")
-    if value > 2**53:
-        raise ChaincodeError(Code.OVERFLOW, f"{name} is too large")
-    return value
-
-
-def _name(value: str, what: str) -> str:
-    if not value or len(value) > 128 or "/" in value or not value.isprintable():
-        raise ChaincodeError(Code.INVALID_ARGUMENT, f"{what} must be 1-128 printable characters without '/'")
-    return value
-
-
-# -- the per-transaction working set ----------------------------------------------------------------------------
-
-@dataclass
-class Tx:
-    ctx: Context
-    view: LedgerView
-    now: int
-    tx_id: str
-    events: list[dict] = field(default_factory=list)
-    indexed: list[int] = field(default_factory=list)
-    supply: dict[str, list[int]] = field(default_factory=dict)  # token -> [minted, burned]
-    lot_seq: int = 0
-
-    @classmethod
-    def open(cls, ctx: Context) -> Tx:
-        return cls(ctx, LedgerView(ctx.stub), ctx.stub.get_tx_timestamp().seconds, ctx.stub.tx_id)
-
-    def new_lot_id(self) -> str:
-        self.lot_seq += 1
-        return f"{self.tx_id[:16]}.{self.lot_seq:05d}"
-
-    def count(self, token: str, minted: int = 0, burned: int = 0) -> None:
-        row = self.supply.setdefault(token, [0, 0])
-        row[0] += minted
-        row[1] += burned
-
-    def event(self, kind: str, subject: str, start: int, indexed: bool = True, **detail) -> None:
-        """``subject`` is the asset the event concerns, or ``account:<id>`` for market events. Events caused by
-        a reading are not indexed on their own: the reading record carries them (one write less per reading)."""
-        self.events.append({"type": kind, "asset": subject, "start": start, **detail})
-        if indexed:
-            self.indexed.append(len(self.events) - 1)
-
-    # lots
-    async def lots(self, owner: str, token: str) -> list[Lot]:
-        return [Lot.from_json(v) for _, v in await self.view.scan("lot", owner, token)]
-
-    async def put_lot(self, lot: Lot) -> None:
-        await self.view.put_json(key("lot", lot.owner, lot.token, lot.origin_start, lot.lot_id), lot.to_json())
-
-    async def remove(self, takes: list[Take]) -> None:
-        for take in takes:
-            k = key("lot", take.lot.owner, take.lot.token, take.lot.origin_start, take.lot.lot_id)
-            rest = take.rest
-            if rest is None:
-                await self.view.delete(k)
-            else:
-                await self.view.put_json(k, rest.to_json())
-
-    async def mint(self, owner: str, token: str, amount: int, origin_asset: str, start: int,
-                   shares: tuple = ()) -> Lot:
-        lot = Lot(self.new_lot_id(), owner, token, amount, start, origin_asset, shares)
-        await self.put_lot(lot)
-        self.count(token, minted=amount)
-        return lot
-
-    async def burn_fifo(self, owner: str, token: str, amount: int) -> list[Take]:
-        takes, _ = take_fifo(await self.lots(owner, token), amount)
-        await self.remove(takes)
-        self.count(TSTORAGE if token == TSTORAGE_RESERVED else token, burned=sum(t.taken for t in takes))
-        return takes
-
-    async def move_fifo(self, owner: str, token: str, amount: int, to_owner: str, to_token: str | None = None
-                        ) -> list[Take]:
-        """Move lots (or parts) to another holder or token type, keeping their origin. Supply is unchanged."""
-        takes, shortfall = take_fifo(await self.lots(owner, token), amount)
-        if shortfall:
-            raise ChaincodeError(Code.INSUFFICIENT_BALANCE,
-                                 f"{owner} holds {amount - shortfall} {token}, {amount} needed")
-        await self.remove(takes)
-        for take in takes:
-            shares = scale_shares(take.lot.shares, take.taken) if take.lot.shares else ()
-            await self.put_lot(Lot(self.new_lot_id(), to_owner, to_token or token, take.taken,
-                                   take.lot.origin_start, take.lot.origin_asset, shares))
-            if take.lot.token == TSTORAGE:
-                await _note_holder(self, take.lot.origin_asset, to_owner)
-        return takes
-
-    async def finish(self) -> None:
-        """Write the supply deltas and the event index, and emit the one event Fabric allows per transaction."""
-        for token, (minted, burned) in sorted(self.supply.items()):
-            if minted or burned:
-                await self.view.put_json(key("supply", token, self.tx_id), {"minted": minted, "burned": burned})
-        for n in self.indexed:
-            event = self.events[n]
-            await self.view.put_json(event_key(event["asset"], event["start"], self.tx_id, n),
-                                     {**event, "tx_id": self.tx_id})
-        if self.events:
-            self.ctx.stub.set_event(EVENT_NAME, json.dumps({"tx_id": self.tx_id, "events": self.events},
-                                                           sort_keys=True, separators=(",", ":")).encode())
 
 
 # -- the contract ---------------------------------------------------------------------------------------------
@@ -198,10 +44,10 @@ class EnergyContract(Contract):
     async def RegisterSite(self, ctx: Context, site_id: str, owner: str, location: str) -> dict:
         require_role(caller_of(ctx), "admin")
         tx = Tx.open(ctx)
-        site_key = key("site", _name(site_id, "site_id"))
+        site_key = key("site", checked_name(site_id, "site_id"))
         if await tx.view.get(site_key):
             raise ChaincodeError(Code.ALREADY_EXISTS, f"site {site_id} exists")
-        site = {"docType": "site", "site_id": site_id, "owner": _name(owner, "owner"),
+        site = {"docType": "site", "site_id": site_id, "owner": checked_name(owner, "owner"),
                 "location": location[:256], "registered_at": tx.now}
         await tx.view.put_json(site_key, site)
         await tx.view.put_json(key("owner_site", owner, site_id), {"site_id": site_id})
@@ -217,12 +63,12 @@ class EnergyContract(Contract):
         site = await tx.view.get_json(key("site", site_id))
         if site is None:
             raise ChaincodeError(Code.NOT_FOUND, f"site {site_id} does not exist")
-        asset_key = key("asset", _name(asset_id, "asset_id"))
+        asset_key = key("asset", checked_name(asset_id, "asset_id"))
         if await tx.view.get(asset_key):
             raise ChaincodeError(Code.ALREADY_EXISTS, f"asset {asset_id} exists")
         asset = {"docType": "asset", "asset_id": asset_id, "site_id": site_id, "owner": site["owner"],
-                 "kind": kind, "max_power_w": _positive(max_power_w, "max_power_w"),
-                 "battery": _battery_params(battery, tx.now) if kind == "battery" else None,
+                 "kind": kind, "max_power_w": positive(max_power_w, "max_power_w"),
+                 "battery": battery_params(battery, tx.now) if kind == "battery" else None,
                  "registered_at": tx.now}
         await tx.view.put_json(asset_key, asset)
         site["assets"] = sorted({*site.get("assets", []), asset_id})
@@ -241,7 +87,7 @@ class EnergyContract(Contract):
             raise ChaincodeError(Code.INVALID_ARGUMENT, "interval_s must be 300 or 900")
         if not public_key_is_p256(public_key_pem):
             raise ChaincodeError(Code.INVALID_ARGUMENT, "public_key_pem must be an ECDSA P-256 public key (PEM)")
-        mkey = meter_key(_name(meter_id, "meter_id"))
+        mkey = meter_key(checked_name(meter_id, "meter_id"))
         if await tx.view.get(mkey):
             raise ChaincodeError(Code.ALREADY_EXISTS, f"meter {meter_id} exists")
         meter = {"docType": "meter", "meter_id": meter_id, "asset_id": asset_id, "site_id": asset["site_id"],
@@ -258,7 +104,7 @@ class EnergyContract(Contract):
         """A new key signs from now on; the old one stays valid for intervals that started before now."""
         require_role(caller_of(ctx), "admin")
         tx = Tx.open(ctx)
-        meter = await _meter(tx, meter_id)
+        meter = await meter_record(tx, meter_id)
         if not public_key_is_p256(public_key_pem):
             raise ChaincodeError(Code.INVALID_ARGUMENT, "public_key_pem must be an ECDSA P-256 public key (PEM)")
         for entry in meter["keys"]:
@@ -273,7 +119,7 @@ class EnergyContract(Contract):
     async def SetMeterActive(self, ctx: Context, meter_id: str, active: bool) -> dict:
         require_role(caller_of(ctx), "admin")
         tx = Tx.open(ctx)
-        meter = await _meter(tx, meter_id)
+        meter = await meter_record(tx, meter_id)
         meter["active"] = active
         await tx.view.put_json(meter_key(meter_id), meter)
         return meter
@@ -304,14 +150,14 @@ class EnergyContract(Contract):
                 parsed.append((index, reading))
             except ChaincodeError as exc:
                 results[index].update(status="rejected", code=exc.code.value, message=exc.detail)
-        await _prefetch(tx, [r for _, r in parsed])
+        await prefetch(tx, [r for _, r in parsed])
         accepted: list[tuple[Reading, dict, int]] = []
         seen: dict[str, str] = {}
         for index, reading in parsed:
             result = results[index]
             try:
-                meter = await _meter(tx, reading.meter)
-                _check_reading(reading, meter, tx.now)
+                meter = await meter_record(tx, reading.meter)
+                check_reading(reading, meter, tx.now)
                 rkey = reading_key(reading.meter, reading.start)
                 stored = seen.get(rkey)
                 if stored is None:
@@ -331,7 +177,7 @@ class EnergyContract(Contract):
                 result.update(status="rejected", code=exc.code.value, message=exc.detail)
         order = {"generation": 0, "battery": 1, "load": 2, "grid": 3}
         for reading, meter, _ in sorted(accepted, key=lambda a: (a[0].start, order[a[0].kind], a[0].meter)):
-            effects = await _apply_reading(tx, reading, meter)
+            effects = await apply_reading(tx, reading, meter)
             await tx.view.put_json(reading_key(reading.meter, reading.start), {
                 "docType": "reading", "meter": reading.meter, "asset": meter["asset_id"], "site": meter["site_id"],
                 "kind": reading.kind, "start": reading.start, "interval": reading.interval,
@@ -345,8 +191,8 @@ class EnergyContract(Contract):
     async def DepositCredit(self, ctx: Context, account: str, amount_micro: int) -> dict:
         require_role(caller_of(ctx), "admin", "utility")
         tx = Tx.open(ctx)
-        await _add_credit(tx, _name(account, "account"), _positive(amount_micro, "amount_micro"))
-        return {"account": account, "credit_micro": await _credit(tx, account)}
+        await add_credit(tx, checked_name(account, "account"), positive(amount_micro, "amount_micro"))
+        return {"account": account, "credit_micro": await credit(tx, account)}
 
     @transaction
     async def CreateOffer(self, ctx: Context, token: str, quantity_wh: int, rate_micro_per_kwh: int,
@@ -356,8 +202,8 @@ class EnergyContract(Contract):
         tx = Tx.open(ctx)
         if token not in TOKENS:
             raise ChaincodeError(Code.INVALID_ARGUMENT, f"token must be {TGEN} or {TSTORAGE}")
-        _positive(quantity_wh, "quantity_wh")
-        _positive(rate_micro_per_kwh, "rate_micro_per_kwh")
+        positive(quantity_wh, "quantity_wh")
+        positive(rate_micro_per_kwh, "rate_micro_per_kwh")
         if valid_until <= max(valid_from, tx.now):
             raise ChaincodeError(Code.INVALID_ARGUMENT, "valid_until must be after valid_from and now")
         offer_id = tx.tx_id[:24]
@@ -376,7 +222,7 @@ class EnergyContract(Contract):
     async def CancelOffer(self, ctx: Context, offer_id: str) -> dict:
         caller = caller_of(ctx)
         tx = Tx.open(ctx)
-        offer = await _offer(tx, offer_id)
+        offer = await offer_record(tx, offer_id)
         if caller.account != offer["seller"] and caller.role != "admin":
             raise ChaincodeError(Code.FORBIDDEN, "only the seller or the operator can cancel an offer")
         if offer["status"] != "active":
@@ -396,8 +242,8 @@ class EnergyContract(Contract):
         caller = caller_of(ctx)
         require_role(caller, "owner", "utility")
         tx = Tx.open(ctx)
-        offer = await _offer(tx, offer_id)
-        _positive(quantity_wh, "quantity_wh")
+        offer = await offer_record(tx, offer_id)
+        positive(quantity_wh, "quantity_wh")
         if offer["status"] != "active" or not offer["valid_from"] <= tx.now < offer["valid_until"]:
             raise ChaincodeError(Code.OFFER_NOT_ACTIVE, f"offer {offer_id} is not open at {tx.now}")
         if caller.account == offer["seller"]:
@@ -405,11 +251,11 @@ class EnergyContract(Contract):
         if quantity_wh > offer["remaining_wh"]:
             raise ChaincodeError(Code.OFFER_EXCEEDED, f"offer {offer_id} has {offer['remaining_wh']} Wh left")
         price = payment_micro(quantity_wh, offer["rate_micro_per_kwh"])
-        balance = await _credit(tx, caller.account)
+        balance = await credit(tx, caller.account)
         if balance < price:
             raise ChaincodeError(Code.INSUFFICIENT_CREDIT, f"{price} micro-units needed, {balance} available")
-        await _add_credit(tx, caller.account, -price)
-        await _add_credit(tx, offer["seller"], price)
+        await add_credit(tx, caller.account, -price)
+        await add_credit(tx, offer["seller"], price)
         takes = await tx.move_fifo(f"offer:{offer_id}", offer["token"], quantity_wh, caller.account)
         if caller.role == "utility":
             await tx.burn_fifo(caller.account, offer["token"], quantity_wh)
@@ -434,7 +280,7 @@ class EnergyContract(Contract):
         caller = caller_of(ctx)
         require_role(caller, "utility")
         tx = Tx.open(ctx)
-        bid = {"docType": "bid", "utility": caller.account, "rate_micro_per_kwh": _positive(rate_micro_per_kwh,
+        bid = {"docType": "bid", "utility": caller.account, "rate_micro_per_kwh": positive(rate_micro_per_kwh,
                "rate_micro_per_kwh"), "active": active, "updated_at": tx.now}
         await tx.view.put_json(key("bid", caller.account), bid)
         return bid
@@ -454,12 +300,12 @@ class EnergyContract(Contract):
         delivered = 0
         if bids and total:
             bid = bids[0]  # one utility per channel; the first active bid by account order otherwise
-            affordable = await _credit(tx, bid["utility"]) * 1000 // bid["rate_micro_per_kwh"]
+            affordable = await credit(tx, bid["utility"]) * 1000 // bid["rate_micro_per_kwh"]
             delivered = min(total, affordable)
             price = payment_micro(delivered, bid["rate_micro_per_kwh"])
             if delivered:
-                await _add_credit(tx, bid["utility"], -price)
-                await _add_credit(tx, owner, price)
+                await add_credit(tx, bid["utility"], -price)
+                await add_credit(tx, owner, price)
         remaining = delivered
         for lot in sorted(expired, key=lambda lt: (lt.origin_start, lt.lot_id)):
             await tx.remove([Take(lot, lot.amount)])
@@ -481,7 +327,7 @@ class EnergyContract(Contract):
         require_account_access(caller, account)
         tx = Tx.open(ctx)
         balance = {token: sum(lot.amount for lot in await tx.lots(account, token)) for token in ALL_TOKENS}
-        return {"account": account, **balance, "credit_micro": await _credit(tx, account)}
+        return {"account": account, **balance, "credit_micro": await credit(tx, account)}
 
     @evaluate
     async def GetLots(self, ctx: Context, account: str, token: str) -> list:
@@ -511,9 +357,9 @@ class EnergyContract(Contract):
     async def GetReadings(self, ctx: Context, meter_id: str, from_start: int, to_start: int) -> list:
         caller = caller_of(ctx)
         tx = Tx.open(ctx)
-        meter = await _meter(tx, meter_id)
+        meter = await meter_record(tx, meter_id)
         require_account_access(caller, meter["owner"])
-        return await _readings_of(tx, meter, from_start, to_start)
+        return await readings_of(tx, meter, from_start, to_start)
 
     @evaluate
     async def GetAssetEvents(self, ctx: Context, asset_id: str, from_start: int, to_start: int) -> list:
@@ -526,7 +372,7 @@ class EnergyContract(Contract):
         events = [v for _, v in await tx.view.scan_range(f"E/{asset_id}/{from_start:011d}",
                                                          f"E/{asset_id}/{to_start:011d}")]
         for meter_id in asset.get("meters", []):
-            for reading in await _readings_of(tx, await _meter(tx, meter_id), from_start, to_start):
+            for reading in await readings_of(tx, await meter_record(tx, meter_id), from_start, to_start):
                 events.append({"type": "reading", "asset": asset_id, "start": reading["start"],
                                "meter": meter_id, "values": reading["values"], "effects": reading["effects"],
                                "tx_id": reading["tx_id"]})
@@ -608,7 +454,7 @@ class EnergyContract(Contract):
         for asset_id in site.get("assets", []):
             asset = await tx.view.get_json(key("asset", asset_id))
             for meter_id in asset.get("meters", []):
-                for reading in await _readings_of(tx, await _meter(tx, meter_id), from_start, to_start):
+                for reading in await readings_of(tx, await meter_record(tx, meter_id), from_start, to_start):
                     row = rows.setdefault(reading["start"], dict.fromkeys(fields, 0))
                     values, effects = reading["values"], reading["effects"]
                     row["generation_wh" if reading["kind"] == "generation" else "load_wh"] += (
@@ -630,7 +476,7 @@ class EnergyContract(Contract):
         """The trades of an offer: its seller, its buyers, the operator, the utility and auditors."""
         caller = caller_of(ctx)
         tx = Tx.open(ctx)
-        offer = await _offer(tx, offer_id)
+        offer = await offer_record(tx, offer_id)
         trades = [v for _, v in await tx.view.scan("trade", offer_id)]
         if caller.role == "owner" and caller.account != offer["seller"]:
             trades = [t for t in trades if t["buyer"] == caller.account]
@@ -639,210 +485,7 @@ class EnergyContract(Contract):
     @evaluate
     async def GetOffer(self, ctx: Context, offer_id: str) -> dict:
         caller_of(ctx)
-        return await _offer(Tx.open(ctx), offer_id)
-
-
-# -- helpers -------------------------------------------------------------------------------------------------
-
-def _battery_params(params: dict, now: int) -> dict:
-    """Validated by the battery domain (chemistry defaults filled in, CUSTOM needs every field); stored whole."""
-    if not isinstance(params, dict) or any(isinstance(v, bool) or not isinstance(v, (int, str))
-                                           for v in params.values()):
-        raise ChaincodeError(Code.INVALID_ARGUMENT, "battery must be an object of integers and a chemistry name")
-    try:
-        battery = BatteryParams.from_registration(params, commissioned_at=now)
-    except (ValueError, TypeError) as exc:
-        raise ChaincodeError(Code.INVALID_ARGUMENT, f"battery: {exc}") from exc
-    return {name: (str(value) if name == "chemistry" else value) for name, value in sorted(asdict(battery).items())}
-
-
-async def _meter(tx: Tx, meter_id: str) -> dict:
-    meter = await tx.view.get_json(meter_key(meter_id))
-    if meter is None:
-        raise ChaincodeError(Code.UNKNOWN_METER, f"meter {meter_id} is not registered")
-    return meter
-
-
-MAX_QUERY_INTERVALS = 3000  # a month of 15-minute intervals, ten days of 5-minute ones
-
-
-async def _readings_of(tx: Tx, meter: dict, from_start: int, to_start: int) -> list[dict]:
-    """A meter's readings in [from_start, to_start): one look-up per interval (keys are interval first)."""
-    step = meter["interval_s"]
-    first = -(-from_start // step) * step
-    if (to_start - first) // step > MAX_QUERY_INTERVALS:
-        raise ChaincodeError(Code.INVALID_ARGUMENT, f"at most {MAX_QUERY_INTERVALS} intervals per query")
-    found = []
-    for start in range(first, to_start, step):
-        record = await tx.view.get_json(reading_key(meter["meter_id"], start))
-        if record:
-            found.append(record)
-    return found
-
-
-async def _prefetch(tx: Tx, readings: list[Reading]) -> None:
-    """Two range reads per batch instead of two reads per reading: the meters, and per interval the readings
-    already on the ledger for the batch's run of meters. Batches of one interval for a contiguous run of meter
-    ids (how the edge bridge cuts them) read nothing they do not need."""
-    if not readings:
-        return
-    meters = sorted({r.meter for r in readings})
-    limit = 2 * len(meters) + 16
-    await tx.view.prefetch(meter_key(meters[0]), meter_key(meters[-1]) + "\x00", limit)
-    for start in sorted({r.start for r in readings}):
-        in_interval = sorted({r.meter for r in readings if r.start == start})
-        await tx.view.prefetch(reading_key(in_interval[0], start), reading_key(in_interval[-1], start) + "\x00",
-                               2 * len(in_interval) + 16)
-
-
-async def _offer(tx: Tx, offer_id: str) -> dict:
-    offer = await tx.view.get_json(key("offer", offer_id))
-    if offer is None:
-        raise ChaincodeError(Code.NOT_FOUND, f"offer {offer_id} does not exist")
-    return offer
-
-
-def _check_reading(reading: Reading, meter: dict, now: int) -> None:
-    if not meter["active"]:
-        raise ChaincodeError(Code.METER_INACTIVE, f"meter {reading.meter} is not active")
-    entry = next((k for k in meter["keys"] if k["version"] == reading.key), None)
-    if entry is None:
-        raise ChaincodeError(Code.UNKNOWN_KEY, f"meter {reading.meter} has no key version {reading.key}")
-    if entry["retired_at"] and reading.start >= entry["retired_at"]:
-        raise ChaincodeError(Code.UNKNOWN_KEY, f"key {reading.key} of {reading.meter} was retired before "
-                                               f"interval {reading.start}")
-    check_against_meter(reading, meter["kind"], meter["interval_s"], meter["max_power_w"], now)
-    verify_signature(reading, entry["pem"])
-
-
-async def _apply_reading(tx: Tx, reading: Reading, meter: dict) -> dict:
-    """The token rules of one accepted reading (DESIGN §5). Returns what it did, stored with the reading."""
-    owner, asset, start = meter["owner"], meter["asset_id"], reading.start
-    if reading.kind == "generation":
-        energy = reading.value("wh")
-        if energy:
-            await tx.mint(owner, TGEN, energy, asset, start)
-            tx.event("mint", asset, start, indexed=False, token=TGEN, owner=owner, amount=energy)
-        return {"minted_tgen": energy}
-    if reading.kind == "battery":
-        charge = reading.value("charge_wh")
-        effects = {"burned_tgen": 0, "minted_tstorage": 0, "grid_charge_wh": 0}
-        if charge:
-            battery = (await tx.view.get_json(key("asset", asset)))["battery"]
-            takes = await tx.burn_fifo(owner, TGEN, charge)
-            covered = sum(t.taken for t in takes)
-            stored = tstorage_for_charge(charge, battery["charge_eff_ppm"], battery["discharge_eff_ppm"])
-            if stored:
-                await _note_holder(tx, asset, owner)
-            shares = scale_shares(origin_shares(takes, charge - covered), stored)
-            if stored:
-                await tx.mint(owner, TSTORAGE, stored, asset, start, shares)
-            effects.update(burned_tgen=covered, minted_tstorage=stored, grid_charge_wh=charge - covered)
-            tx.event("exchange", asset, start, indexed=False, owner=owner, burned_tgen=covered, minted_tstorage=stored,
-                     grid_charge_wh=charge - covered, shares=[list(s) for s in shares])
-        effects["algorithm"] = await _run_burn_algorithm(tx, reading, meter)
-        return effects
-    if reading.kind == "load":
-        energy = reading.value("wh")
-        burned_gen = sum(t.taken for t in await tx.burn_fifo(owner, TGEN, energy))
-        burned_storage = sum(t.taken for t in await tx.burn_fifo(owner, TSTORAGE, energy - burned_gen))
-        # reserved Tstorage cannot be offered or transferred, but it is the owner's own energy to consume
-        burned_storage += sum(t.taken for t in await tx.burn_fifo(owner, TSTORAGE_RESERVED,
-                                                                   energy - burned_gen - burned_storage))
-        grid = energy - burned_gen - burned_storage
-        if burned_gen or burned_storage:
-            tx.event("burn", asset, start, indexed=False, owner=owner, reason="consumption", tgen=burned_gen,
-                     tstorage=burned_storage, grid_import_wh=grid)
-        return {"burned_tgen": burned_gen, "burned_tstorage": burned_storage, "grid_import_wh": grid}
-    return {"import_wh": reading.value("import_wh"), "export_wh": reading.value("export_wh")}
-
-
-async def _note_holder(tx: Tx, battery: str, holder: str) -> None:
-    """Who may hold this battery's Tstorage: the burn algorithm must see every holder."""
-    k = key("holder", battery, holder)
-    if not await tx.view.get(k):
-        await tx.view.put_json(k, {"battery": battery, "holder": holder})
-
-
-async def _battery_lots(tx: Tx, holder: str, token: str, battery: str) -> list[Lot]:
-    return [lot for lot in await tx.lots(holder, token) if lot.origin_asset == battery]
-
-
-async def _run_burn_algorithm(tx: Tx, reading: Reading, meter: dict) -> list[dict]:
-    """DESIGN §6: feed the reading to the battery domain, then carry out its reserve, release and burns."""
-    asset_id, owner = meter["asset_id"], meter["owner"]
-    asset = await tx.view.get_json(key("asset", asset_id))
-    params = BatteryParams(**asset["battery"])  # stored complete and validated at registration
-    state_key = key("battery", asset_id)
-    stored = await tx.view.get_json(state_key)
-    state = BatteryState.from_dict(stored) if stored else BatteryState()
-    holders = sorted(v["holder"] for _, v in await tx.view.scan("holder", asset_id))
-    free = sum(lot.amount for lot in await _battery_lots(tx, owner, TSTORAGE, asset_id))
-    reserved = sum(lot.amount for lot in await _battery_lots(tx, owner, TSTORAGE_RESERVED, asset_id))
-    others = {}
-    for holder in holders:
-        if holder != owner:
-            amount = sum(lot.amount for lot in await _battery_lots(tx, holder, TSTORAGE, asset_id))
-            if amount:
-                others[holder] = amount
-    battery_reading = BatteryReading(reading.start, reading.interval, reading.value("charge_wh"),
-                                     reading.value("discharge_wh"), reading.value("soc_permille"),
-                                     dict(reading.values).get("soh_permille"))
-    state, actions = on_battery_reading(state, params, battery_reading, Outstanding(owner, free, reserved, others))
-    await tx.view.put_json(state_key, state.to_dict())
-    done = []
-    for action in actions:
-        if isinstance(action, Reserve) and action.amount:
-            await _move_battery_lots(tx, owner, TSTORAGE, TSTORAGE_RESERVED, asset_id, action.amount)
-            done.append({"type": "reserve", "amount": action.amount, "horizon_s": action.horizon_s})
-        elif isinstance(action, Release) and action.amount:
-            await _move_battery_lots(tx, owner, TSTORAGE_RESERVED, TSTORAGE, asset_id, action.amount)
-            done.append({"type": "release", "amount": action.amount})
-        elif isinstance(action, Burn) and action.amount:
-            token = TSTORAGE_RESERVED if action.from_reserved else TSTORAGE
-            takes, _ = take_fifo(await _battery_lots(tx, action.holder, token, asset_id), action.amount)
-            await tx.remove(takes)
-            burned = sum(t.taken for t in takes)
-            tx.count(TSTORAGE, burned=burned)
-            if action.holder.startswith("offer:") and burned:
-                await _shrink_offer(tx, action.holder.removeprefix("offer:"), burned)
-            done.append({"type": "burn", "holder": action.holder, "amount": burned, "reserved": action.from_reserved,
-                         "reason": str(action.reason)})
-    for entry in done:
-        tx.event(entry["type"], asset_id, reading.start, owner=owner, token=TSTORAGE,
-                 **{k: v for k, v in entry.items() if k != "type"})
-    return done
-
-
-async def _move_battery_lots(tx: Tx, owner: str, token: str, to_token: str, battery: str, amount: int) -> None:
-    takes, shortfall = take_fifo(await _battery_lots(tx, owner, token, battery), amount)
-    if shortfall:
-        raise ChaincodeError(Code.INSUFFICIENT_BALANCE, f"{owner} holds too little {token} of {battery}")
-    await tx.remove(takes)
-    for take in takes:
-        shares = scale_shares(take.lot.shares, take.taken) if take.lot.shares else ()
-        await tx.put_lot(Lot(tx.new_lot_id(), owner, to_token, take.taken, take.lot.origin_start,
-                             take.lot.origin_asset, shares))
-
-
-async def _shrink_offer(tx: Tx, offer_id: str, burned: int) -> None:
-    """Escrowed Tstorage the battery no longer backs: the offer has that much less to sell."""
-    offer = await tx.view.get_json(key("offer", offer_id))
-    if offer is None:
-        return
-    offer["remaining_wh"] = max(0, offer["remaining_wh"] - burned)
-    if not offer["remaining_wh"] and offer["status"] == "active":
-        offer["status"] = "exhausted"
-    await tx.view.put_json(key("offer", offer_id), offer)
-
-
-async def _credit(tx: Tx, account: str) -> int:
-    return sum(v["amount"] for _, v in await tx.view.scan("credit", account))
-
-
-async def _add_credit(tx: Tx, account: str, amount: int) -> None:
-    tx.lot_seq += 1
-    await tx.view.put_json(key("credit", account, tx.tx_id, f"{tx.lot_seq:05d}"), {"amount": amount})
+        return await offer_record(Tx.open(ctx), offer_id)
 
 
 chaincode = ContractChaincode(EnergyContract(), title="vpp-ledger", version="0.1.0")

@@ -48,7 +48,7 @@ __all__ = [
 
 #: Fabric CA's attribute extension (the chaincode's ``fabric_ccaas.identity`` reads it).
 ATTRIBUTE_EXTENSION_OID = ObjectIdentifier("1.2.3.4.5.6.7.8.1")
-#: Roles the contract knows (``vpp_contract.contract.ROLES``).
+#: Roles the contract knows (``vpp_contract.txn.ROLES``).
 ROLES = ("admin", "owner", "utility", "auditor")
 #: How far an issued certificate's NotBefore may lie before "now" (clock skew between hosts).
 BACKDATE = dt.timedelta(minutes=5)
