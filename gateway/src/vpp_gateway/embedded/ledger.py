@@ -133,18 +133,25 @@ class EmbeddedLedger:
     # -- evaluate and submit ----------------------------------------------------------------------------------
     async def evaluate(self, chaincode: str, function: str, args: Sequence[str | bytes] = (), creator: bytes = b"",
                        transient: dict[str, bytes] | None = None, *, timestamp: int | Timestamp | None = None,
-                       tx_id: str | None = None) -> bytes:
+                       tx_id: str | None = None, nonce: bytes | None = None) -> bytes:
         """Run a transaction against committed state and return its result; nothing is ordered."""
-        endorsed = await self.endorse(chaincode, function, args, creator, transient, timestamp=timestamp, tx_id=tx_id)
+        endorsed = await self.endorse(chaincode, function, args, creator, transient, timestamp=timestamp, tx_id=tx_id,
+                                      nonce=nonce)
         return endorsed.response.payload
 
     async def endorse(self, chaincode: str, function: str, args: Sequence[str | bytes] = (), creator: bytes = b"",
                       transient: dict[str, bytes] | None = None, *, timestamp: int | Timestamp | None = None,
-                      tx_id: str | None = None) -> EndorsedTransaction:
-        """Simulate a proposal; raises :class:`EndorsementError` when the chaincode answers status ≥ 400."""
+                      tx_id: str | None = None, nonce: bytes | None = None) -> EndorsedTransaction:
+        """Simulate a proposal; raises :class:`EndorsementError` when the chaincode answers status ≥ 400.
+
+        ``nonce`` fixes the tx id the Fabric way (hex SHA-256(nonce ‖ creator)), as a Fabric client given the same
+        nonce would; ``tx_id`` gives it directly (replays, retries). With neither, a random 24-byte nonce."""
         self._check_open()
         raw_args = [a.encode() if isinstance(a, str) else bytes(a) for a in (function, *args)]
-        nonce = os.urandom(24)
+        if nonce is None:
+            nonce = os.urandom(24)
+        elif tx_id is not None and tx_id != hashlib.sha256(nonce + creator).hexdigest():
+            raise ValueError("tx_id is not SHA-256(nonce ‖ creator)")
         tx_id = tx_id or hashlib.sha256(nonce + creator).hexdigest()  # Fabric's tx id: SHA-256(nonce ‖ creator)
         if self._store.tx_committed(tx_id):
             raise EndorsementError(f"duplicate transaction found [{tx_id}]", tx_id)
@@ -161,9 +168,10 @@ class EmbeddedLedger:
 
     async def submit(self, chaincode: str, function: str, args: Sequence[str | bytes] = (), creator: bytes = b"",
                      transient: dict[str, bytes] | None = None, *, timestamp: int | Timestamp | None = None,
-                     tx_id: str | None = None) -> Committed:
+                     tx_id: str | None = None, nonce: bytes | None = None) -> Committed:
         """Endorse, order and wait for the commit; raises :class:`CommitError` when the block marks it invalid."""
-        endorsed = await self.endorse(chaincode, function, args, creator, transient, timestamp=timestamp, tx_id=tx_id)
+        endorsed = await self.endorse(chaincode, function, args, creator, transient, timestamp=timestamp, tx_id=tx_id,
+                                      nonce=nonce)
         return await self.submit_endorsed(endorsed)
 
     async def submit_endorsed(self, tx: EndorsedTransaction) -> Committed:

@@ -30,6 +30,7 @@ import grpc.aio
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2
 from fabric_protos.peer import proposal_pb2, transaction_pb2
+from google.protobuf import timestamp_pb2
 
 from .errors import (
     CommitError,
@@ -45,6 +46,7 @@ from .proposal import (
     Arg,
     build_proposal,
     chaincode_header_extension,
+    new_transaction_context,
     qualified_transaction_name,
     result_from_envelope,
 )
@@ -322,9 +324,19 @@ class Contract:
         *,
         transient: Mapping[str, Arg] | None = None,
         endorsing_orgs: Sequence[str] | None = None,
+        nonce: bytes | None = None,
+        timestamp: timestamp_pb2.Timestamp | int | None = None,
     ) -> Proposal:
-        """Build and sign a proposal with a fresh transaction ID."""
+        """Build and sign a proposal with a fresh transaction ID.
+
+        ``nonce`` fixes the transaction ID (hex SHA-256(nonce ‖ creator), as the peer recomputes it) and
+        ``timestamp`` the ChannelHeader timestamp the chaincode sees (a protobuf ``Timestamp`` or nanoseconds
+        since the epoch); both default to fresh values. Fixing them makes a proposal reproducible (replays,
+        differential runs against the embedded ledger); a nonce must never be reused for a new transaction.
+        """
         signing_identity = self._gateway.signing_identity
+        if isinstance(timestamp, timestamp_pb2.Timestamp):
+            timestamp = timestamp.seconds * 1_000_000_000 + timestamp.nanos
         proposal_bytes, transaction_id = build_proposal(
             channel_id=self._network.name,
             chaincode_name=self.chaincode_name,
@@ -332,7 +344,9 @@ class Contract:
             args=args,
             transient=transient,
             creator=signing_identity.creator,
+            context=None if nonce is None else new_transaction_context(signing_identity.creator, nonce),
             header_extension=self._header_extension,
+            timestamp_ns=timestamp,
         )
         signed = proposal_pb2.SignedProposal(
             proposal_bytes=proposal_bytes,
@@ -360,10 +374,16 @@ class Contract:
         args: Sequence[Arg] = (),
         transient: Mapping[str, Arg] | None = None,
         endorsing_orgs: Sequence[str] | None = None,
+        *,
+        nonce: bytes | None = None,
+        timestamp: timestamp_pb2.Timestamp | int | None = None,
     ) -> bytes:
         """Endorse, order and wait for commit; returns the transaction function's result.
-        Raises :class:`CommitError` if the transaction commits as invalid."""
-        committed = await self.submit_detailed(transaction_name, args, transient, endorsing_orgs)
+        Raises :class:`CommitError` if the transaction commits as invalid. ``nonce`` and ``timestamp``:
+        see :meth:`new_proposal`."""
+        committed = await self.submit_detailed(
+            transaction_name, args, transient, endorsing_orgs, nonce=nonce, timestamp=timestamp
+        )
         return committed.result
 
     async def submit_detailed(
@@ -372,9 +392,14 @@ class Contract:
         args: Sequence[Arg] = (),
         transient: Mapping[str, Arg] | None = None,
         endorsing_orgs: Sequence[str] | None = None,
+        *,
+        nonce: bytes | None = None,
+        timestamp: timestamp_pb2.Timestamp | int | None = None,
     ) -> CommittedTransaction:
         """As :meth:`submit`, also returning the transaction ID and block number."""
-        proposal = self.new_proposal(transaction_name, args, transient=transient, endorsing_orgs=endorsing_orgs)
+        proposal = self.new_proposal(
+            transaction_name, args, transient=transient, endorsing_orgs=endorsing_orgs, nonce=nonce, timestamp=timestamp
+        )
         return await proposal.submit()
 
 
