@@ -21,6 +21,7 @@ RESULTS = HERE / "results"
 BENCHMARKS = {
     "chaincode-runtime": "bench.chaincode_runtime",
     "contract-readings": "bench.contract_readings",
+    "embedded-readings": "bench.embedded_readings",
 }
 
 

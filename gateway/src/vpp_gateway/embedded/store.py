@@ -131,6 +131,11 @@ class Store:
         self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit BEGIN/COMMIT
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
+        # a block of full batches writes more than the default 1000-page (4 MB) checkpoint threshold, so every
+        # commit also ran a checkpoint; checkpointing every 64 MB merges the pages that consecutive blocks rewrite.
+        # Durability is unchanged (each COMMIT still fsyncs the WAL); only the WAL grows larger between checkpoints.
+        self.db.execute("PRAGMA wal_autocheckpoint=16384")
+        self.db.execute("PRAGMA cache_size=-65536")  # 64 MB page cache (default 2 MB)
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
         stored_channel = self._info("channel")
