@@ -1,11 +1,13 @@
 """The repository keeps the layout and the promises its README and design make."""
 
+import re
 import subprocess
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+PEM_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----\s*\n[A-Za-z0-9+/=]{40,}")
 
 
 def test_the_design_layout_exists():
@@ -47,6 +49,16 @@ def test_no_key_or_certificate_is_committed():
         if path.suffix in (".pem", ".key", ".crt") or name.endswith("_sk"):
             offenders.append(name)
         elif path.is_file() and path.stat().st_size < 1_000_000:
-            if b"PRIVATE KEY-----" in path.read_bytes() and name != "tests/test_layout.py":
+            if PEM_KEY.search(path.read_bytes()):  # a header followed by key material, not a mere mention
                 offenders.append(name)
     assert offenders == []
+
+
+def test_the_key_check_finds_real_key_material(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    assert PEM_KEY.search(pem)
+    assert not PEM_KEY.search(b'assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")')
