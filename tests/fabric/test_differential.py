@@ -92,21 +92,24 @@ class Log:
         self.steps.append(Step(op, ref=ref))
 
 
+DAYS = 7  # the issue's "simulated week of several sites"
+
+
 def build_log(creators: dict[str, bytes], owners: list[str]) -> tuple[Log, int]:
-    """3 sites, 2 days of 15-minute readings in half-day batches, credit, a standing bid, offers and acceptances,
+    """3 sites, a week of 15-minute readings in half-day batches, credit, a standing bid, offers and acceptances,
     a settlement, a chaincode refusal, an MVCC conflict and two duplicate tx ids."""
     now = int(time.time())
     today = now - now % 86_400
     log = Log(creators, now)
     n_readings = 0
-    first_days = {owner: SiteDay(f"diff-{owner}", f"Org1MSP:{owner}", today - 2 * 86_400) for owner in owners}
+    first_days = {owner: SiteDay(f"diff-{owner}", f"Org1MSP:{owner}", today - DAYS * 86_400) for owner in owners}
     for owner in owners:
         for fn, args in first_days[owner].registrations():
             log.tx("admin", fn, *args)
-    for day_index in range(2):
+    for day_index in range(DAYS):
         for owner in owners:
-            day = SiteDay(f"diff-{owner}", f"Org1MSP:{owner}", today - (2 - day_index) * 86_400)
-            day.meters = first_days[owner].meters  # the same meters (keys) both days
+            day = SiteDay(f"diff-{owner}", f"Org1MSP:{owner}", today - (DAYS - day_index) * 86_400)
+            day.meters = first_days[owner].meters  # the same meters (keys) every day
             readings = day.readings()
             n_readings += len(readings)
             half = len(readings) // 2
