@@ -256,10 +256,9 @@ class FabricNetwork:
                                ssl_target_name_override=o["peer"]["name"])
 
 
-def transactions_in(block: common_pb2.Block) -> list[BlockTransaction]:
-    """Each endorser transaction of a block with its validation code and chaincode event."""
+def endorser_transactions(block: common_pb2.Block):
+    """(tx id, validation code, ChaincodeAction) for each endorser transaction of a block."""
     codes = block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER]
-    found = []
     for index, raw in enumerate(block.data.data):
         payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(raw).payload)
         header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
@@ -267,12 +266,16 @@ def transactions_in(block: common_pb2.Block) -> list[BlockTransaction]:
             continue
         tx = transaction_pb2.Transaction.FromString(payload.data)
         action = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
-        response = proposal_response_pb2.ProposalResponsePayload.FromString(
-            action.action.proposal_response_payload)
-        cc_action = proposal_pb2.ChaincodeAction.FromString(response.extension)
+        response = proposal_response_pb2.ProposalResponsePayload.FromString(action.action.proposal_response_payload)
+        yield header.tx_id, codes[index], proposal_pb2.ChaincodeAction.FromString(response.extension)
+
+
+def transactions_in(block: common_pb2.Block) -> list[BlockTransaction]:
+    """Each endorser transaction of a block with its validation code and chaincode event."""
+    found = []
+    for tx_id, code, cc_action in endorser_transactions(block):
         event = chaincode_event_pb2.ChaincodeEvent.FromString(cc_action.events)
-        found.append(BlockTransaction(header.tx_id, codes[index], cc_action.chaincode_id.name, event.event_name,
-                                      event.payload))
+        found.append(BlockTransaction(tx_id, code, cc_action.chaincode_id.name, event.event_name, event.payload))
     return found
 
 

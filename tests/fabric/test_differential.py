@@ -25,7 +25,7 @@ from fabric_protos.common import common_pb2
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from fabric_protos.orderer import ab_pb2
-from fabric_protos.peer import events_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
+from fabric_protos.peer import events_pb2, transaction_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from vpp_contract.contract import chaincode
 from vpp_contract.tests.siteday import SiteDay
@@ -34,7 +34,7 @@ from vpp_gateway.embedded.rwset import WorldStateHasher
 from vpp_gateway.fabric import GatewayError, load_msp
 from vpp_gateway.fabric.client import Commit
 
-from .harness import CONTRACT_DIR, contract_chaincode_command
+from .harness import CONTRACT_DIR, contract_chaincode_command, endorser_transactions
 
 pytestmark = pytest.mark.slow
 
@@ -258,20 +258,6 @@ async def fetch_blocks(gateway: Any, channel: str, stop: int) -> list[common_pb2
             break
     call.cancel()
     return blocks
-
-
-def endorser_transactions(block: common_pb2.Block):
-    """(tx id, validation code, ChaincodeAction) for each endorser transaction of a block."""
-    codes = block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER]
-    for index, raw in enumerate(block.data.data):
-        payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(raw).payload)
-        header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
-        if header.type != common_pb2.ENDORSER_TRANSACTION:
-            continue
-        tx = transaction_pb2.Transaction.FromString(payload.data)
-        action = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
-        response = proposal_response_pb2.ProposalResponsePayload.FromString(action.action.proposal_response_payload)
-        yield header.tx_id, codes[index], proposal_pb2.ChaincodeAction.FromString(response.extension)
 
 
 def fabric_public_state(blocks: list[common_pb2.Block], namespaces: set[str]) -> dict[tuple[str, str], bytes]:
