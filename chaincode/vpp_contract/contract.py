@@ -12,18 +12,16 @@ from decimal import Decimal
 from fabric_ccaas import ChaincodeError, Context, Contract, ContractChaincode, evaluate, transaction
 
 from .codes import Code
-from .domain.readings import INTERVALS, Reading, parse_signed_reading, public_key_is_p256
+from .domain.readings import INTERVALS, public_key_is_p256
 from .domain.tokens import TGEN, TOKENS, TSTORAGE, TSTORAGE_RESERVED, Take, payment_micro
-from .ledger import key, meter_key, reading_key
+from .ledger import key, meter_key
 from .rules import (
     add_credit,
-    apply_reading,
     battery_params,
-    check_reading,
     credit,
+    ingest_batch,
     meter_record,
     offer_record,
-    prefetch,
     readings_of,
 )
 from .txn import Tx, caller_of, checked_name, positive, require_account_access, require_role
@@ -141,48 +139,7 @@ class EnergyContract(Contract):
         if len(batch) > MAX_BATCH:
             raise ChaincodeError(Code.BATCH_TOO_LARGE, f"at most {MAX_BATCH} readings per batch")
         tx = Tx.open(ctx)
-        results: list[dict] = [{"index": i} for i in range(len(batch))]
-        parsed: list[tuple[int, Reading]] = []
-        for index, item in enumerate(batch):
-            try:
-                reading = parse_signed_reading(item)
-                results[index].update(meter=reading.meter, start=reading.start)
-                parsed.append((index, reading))
-            except ChaincodeError as exc:
-                results[index].update(status="rejected", code=exc.code.value, message=exc.detail)
-        await prefetch(tx, [r for _, r in parsed])
-        accepted: list[tuple[Reading, dict, int]] = []
-        seen: dict[str, str] = {}
-        for index, reading in parsed:
-            result = results[index]
-            try:
-                meter = await meter_record(tx, reading.meter)
-                check_reading(reading, meter, tx.now)
-                rkey = reading_key(reading.meter, reading.start)
-                stored = seen.get(rkey)
-                if stored is None:
-                    record = await tx.view.get_json(rkey)
-                    stored = record["payload"] if record else None
-                if stored is not None:
-                    if stored != reading.digest_key:
-                        raise ChaincodeError(Code.CONFLICTING_READING,
-                                             f"a different reading of {reading.meter} at {reading.start} is on the "
-                                             "ledger")
-                    result["status"] = "duplicate"
-                    continue
-                seen[rkey] = reading.digest_key
-                result["status"] = "accepted"
-                accepted.append((reading, meter, index))
-            except ChaincodeError as exc:
-                result.update(status="rejected", code=exc.code.value, message=exc.detail)
-        order = {"generation": 0, "battery": 1, "load": 2, "grid": 3}
-        for reading, meter, _ in sorted(accepted, key=lambda a: (a[0].start, order[a[0].kind], a[0].meter)):
-            effects = await apply_reading(tx, reading, meter)
-            await tx.view.put_json(reading_key(reading.meter, reading.start), {
-                "docType": "reading", "meter": reading.meter, "asset": meter["asset_id"], "site": meter["site_id"],
-                "kind": reading.kind, "start": reading.start, "interval": reading.interval,
-                "values": dict(reading.values), "payload": reading.digest_key, "effects": effects,
-                "tx_id": tx.tx_id})
+        results = await ingest_batch(tx, batch)
         await tx.finish()
         return results
 

@@ -17,7 +17,7 @@ from .domain.battery import (
     Reserve,
     on_battery_reading,
 )
-from .domain.readings import Reading, check_against_meter, verify_signature
+from .domain.readings import Reading, check_against_meter, parse_signed_reading, verify_signature
 from .domain.tokens import (
     TGEN,
     TSTORAGE,
@@ -224,3 +224,53 @@ async def credit(tx: Tx, account: str) -> int:
 async def add_credit(tx: Tx, account: str, amount: int) -> None:
     tx.lot_seq += 1
     await tx.view.put_json(key("credit", account, tx.tx_id, f"{tx.lot_seq:05d}"), {"amount": amount})
+
+
+READING_ORDER = {"generation": 0, "battery": 1, "load": 2, "grid": 3}
+
+
+async def ingest_batch(tx: Tx, batch: list) -> list[dict]:
+    """One result per item, in order: accepted, duplicate, or rejected with a code; a bad reading never loses
+    the others. Accepted readings apply in interval order, generation → battery → load → grid within one."""
+    results: list[dict] = [{"index": i} for i in range(len(batch))]
+    parsed: list[tuple[int, Reading]] = []
+    for index, item in enumerate(batch):
+        try:
+            reading = parse_signed_reading(item)
+            results[index].update(meter=reading.meter, start=reading.start)
+            parsed.append((index, reading))
+        except ChaincodeError as exc:
+            results[index].update(status="rejected", code=exc.code.value, message=exc.detail)
+    await prefetch(tx, [r for _, r in parsed])
+    accepted: list[tuple[Reading, dict, int]] = []
+    seen: dict[str, str] = {}
+    for index, reading in parsed:
+        result = results[index]
+        try:
+            meter = await meter_record(tx, reading.meter)
+            check_reading(reading, meter, tx.now)
+            rkey = reading_key(reading.meter, reading.start)
+            stored = seen.get(rkey)
+            if stored is None:
+                record = await tx.view.get_json(rkey)
+                stored = record["payload"] if record else None
+            if stored is not None:
+                if stored != reading.digest_key:
+                    raise ChaincodeError(Code.CONFLICTING_READING,
+                                         f"a different reading of {reading.meter} at {reading.start} is on the "
+                                         "ledger")
+                result["status"] = "duplicate"
+                continue
+            seen[rkey] = reading.digest_key
+            result["status"] = "accepted"
+            accepted.append((reading, meter, index))
+        except ChaincodeError as exc:
+            result.update(status="rejected", code=exc.code.value, message=exc.detail)
+    for reading, meter, _ in sorted(accepted, key=lambda a: (a[0].start, READING_ORDER[a[0].kind], a[0].meter)):
+        effects = await apply_reading(tx, reading, meter)
+        await tx.view.put_json(reading_key(reading.meter, reading.start), {
+            "docType": "reading", "meter": reading.meter, "asset": meter["asset_id"], "site": meter["site_id"],
+            "kind": reading.kind, "start": reading.start, "interval": reading.interval,
+            "values": dict(reading.values), "payload": reading.digest_key, "effects": effects,
+            "tx_id": tx.tx_id})
+    return results
