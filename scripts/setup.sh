@@ -10,12 +10,13 @@ PYTHON=${PYTHON:-python3}
 step() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests and tools need, installed only when missing.
-APT_PACKAGES=(nodejs npm)
+APT_PACKAGES=(nodejs npm mosquitto)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   case $pkg in
     nodejs) command -v node >/dev/null 2>&1 || missing+=("$pkg") ;;
     npm) command -v npm >/dev/null 2>&1 || missing+=("$pkg") ;;
+    mosquitto) [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || missing+=("$pkg") ;;
     *) dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg") ;;
   esac
 done
@@ -30,7 +31,7 @@ step "Python environment (.venv)"
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e chaincode/runtime -e gateway
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e chaincode/runtime -e gateway -e meter-edge
 
 step "npm packages (bench/node-records: the Node chaincode the benchmark compares against)"
 (cd bench/node-records && npm ci --no-audit --no-fund --loglevel=error)
