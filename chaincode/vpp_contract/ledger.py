@@ -23,9 +23,7 @@ from typing import Any
 from fabric_ccaas import ChaincodeStub
 from fabric_ccaas.keys import create_composite_key
 
-
-def canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+from .canonical import canonical
 
 
 def reading_key(meter: str, start: int) -> str:

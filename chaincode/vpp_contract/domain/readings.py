@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from ..canonical import canonical
 from ..codes import Code
 from .errors import DomainError
 
@@ -38,10 +36,6 @@ KIND_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {  # kind -> (re
 }
 ENVELOPE_FIELDS = frozenset({"meter", "key", "kind", "start", "interval"})
 MAX_INT = 2**53 - 1  # what every JSON client can carry exactly
-
-
-def canonical(obj: object) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,18 +112,11 @@ def parse_signed_reading(obj: object) -> Reading:
     )
 
 
-def verify_signature(reading: Reading, public_key_pem: str) -> None:
-    try:
-        key = load_pem_public_key(public_key_pem.encode())
-    except ValueError as exc:  # a registered key is validated at registration; this is corrupt state
-        raise DomainError(Code.UNKNOWN_KEY, f"meter {reading.meter} key {reading.key} cannot be loaded") from exc
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise DomainError(Code.UNKNOWN_KEY, f"meter {reading.meter} key {reading.key} is not an EC key")
-    try:
-        key.verify(reading.signature, reading.payload_bytes, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature as exc:
-        raise DomainError(Code.BAD_SIGNATURE, f"signature of {reading.meter} at {reading.start} does not verify") \
-            from exc
+def signature_problem(code: Code, reading: Reading) -> str:
+    """The message for a signature that failed (verification itself is in vpp_contract.signatures)."""
+    if code is Code.BAD_SIGNATURE:
+        return f"signature of {reading.meter} at {reading.start} does not verify"
+    return f"meter {reading.meter} key {reading.key} cannot be loaded as an EC public key"
 
 
 def check_against_meter(reading: Reading, meter_kind: str, meter_interval: int, max_power_w: int, now: int) -> None:

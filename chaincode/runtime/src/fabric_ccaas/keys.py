@@ -14,10 +14,13 @@ EMPTY_KEY_SUBSTITUTE = "\x01"
 def _validate_part(part: str) -> None:
     if not isinstance(part, str):
         raise KeyValidationError(f"composite key parts must be strings, not {type(part).__name__}")
-    try:
-        part.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise KeyValidationError(f"not a valid utf8 string: [{part!r}]") from exc
+    if not part.isascii():  # only non-ASCII text can hold a lone surrogate (not UTF-8) or U+10FFFF
+        try:
+            part.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise KeyValidationError(f"not a valid utf8 string: [{part!r}]") from exc
+    elif MIN_UNICODE_RUNE not in part:
+        return  # the common case, without a Python loop over the characters
     for position, ch in enumerate(part):
         if ch in (MIN_UNICODE_RUNE, MAX_UNICODE_RUNE):
             raise KeyValidationError(

@@ -21,6 +21,7 @@ import hashlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from .errors import CommitError, EndorsementError, LedgerClosedError
 from .rwset import unb64
 from .simulator import SimulationError, Simulator
 from .store import Store
-from .validator import VALID, EndorsedTransaction, plan_block
+from .validator import VALID, BlockPlan, EndorsedTransaction, plan_block
 
 Clock = Callable[[], int]  # nanoseconds since the Unix epoch
 
@@ -95,6 +96,8 @@ class EmbeddedLedger:
         self._wakeup: asyncio.Event | None = None
         self._orderer: asyncio.Task | None = None
         self._block_committed: asyncio.Event | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-commit")
+        self._committing: asyncio.Future | None = None
         self._closed = False
 
     @classmethod
@@ -202,8 +205,7 @@ class EmbeddedLedger:
                 continue
             remaining = self._first_pending_at + self.block_timeout - time.monotonic()
             if len(self._pending) >= self.block_size or remaining <= 0:
-                self._cut()
-                await asyncio.sleep(0)  # let the committed transactions' submitters run
+                await self._cut_and_commit()
                 continue
             self._wakeup.clear()
             try:
@@ -211,27 +213,64 @@ class EmbeddedLedger:
             except TimeoutError:
                 pass
 
-    def _cut(self) -> None:
-        """Take up to ``block_size`` pending transactions, validate and commit them as the next block."""
+    def _take_batch(self) -> list[_Waiting]:
         batch, self._pending = self._pending[: self.block_size], self._pending[self.block_size:]
         if self._pending:
             self._first_pending_at = time.monotonic()
-        number = self._store.height
+        return batch
+
+    def _plan(self, batch: list[_Waiting]) -> BlockPlan | None:
+        """Validate the next block against committed state (the previous block's commit has finished)."""
         try:
-            plan = plan_block(self._store, number, [w.tx for w in batch])
-            self._store.commit_block(plan.number, plan.data, plan.tx_index, plan.updates, plan.history)
+            return plan_block(self._store, self._store.height, [w.tx for w in batch])
         except Exception as exc:  # storage failure: nobody's transaction committed
+            self._settle(batch, None, exc)
+            return None
+
+    def _commit(self, plan: BlockPlan) -> None:
+        self._store.commit_block(plan.number, plan.data, plan.tx_index, plan.updates, plan.history)
+
+    async def _cut_and_commit(self) -> None:
+        """Take up to ``block_size`` pending transactions, validate them here and commit the block on the
+        writer thread, so the event loop keeps endorsing while SQLite writes and fsyncs (it releases the GIL).
+        The submitters are answered by the commit's completion, even if this task is cancelled meanwhile."""
+        batch = self._take_batch()
+        plan = self._plan(batch)
+        if plan is None:
+            return
+        loop = asyncio.get_running_loop()
+        commit = loop.run_in_executor(self._writer, self._commit, plan)
+        commit.add_done_callback(lambda done: self._settle(batch, plan, None if done.cancelled()
+                                                           else done.exception()))
+        self._committing = commit
+        await asyncio.shield(commit)
+
+    def _cut_now(self) -> None:
+        """The same, synchronously on this thread (closing)."""
+        batch = self._take_batch()
+        plan = self._plan(batch)
+        if plan is None:
+            return
+        try:
+            self._commit(plan)
+        except Exception as exc:
+            self._settle(batch, plan, exc)
+            return
+        self._settle(batch, plan, None)
+
+    def _settle(self, batch: list[_Waiting], plan: BlockPlan | None, error: BaseException | None) -> None:
+        if error is not None or plan is None:
             for waiting in batch:
                 if not waiting.future.done():
-                    waiting.future.set_exception(exc)
+                    waiting.future.set_exception(error or RuntimeError("block not committed"))
             return
         for waiting, code in zip(batch, plan.codes, strict=True):
             if waiting.future.done():  # the submitter gave up waiting; the block stands
                 continue
             if code == VALID:
-                waiting.future.set_result(Committed(waiting.tx.response.payload, waiting.tx.tx_id, number))
+                waiting.future.set_result(Committed(waiting.tx.response.payload, waiting.tx.tx_id, plan.number))
             else:
-                waiting.future.set_exception(CommitError(waiting.tx.tx_id, code, number))
+                waiting.future.set_exception(CommitError(waiting.tx.tx_id, code, plan.number))
         self._notify_block()
 
     def _notify_block(self) -> None:
@@ -265,10 +304,13 @@ class EmbeddedLedger:
         """Commit what is already ordered, stop the orderer and close the database."""
         if self._closed:
             return
+        with self._store.commit_lock:  # a block being written on the writer thread finishes first
+            pass
         while self._pending:
-            self._cut()
+            self._cut_now()
         self._closed = True
         if self._orderer is not None:
             self._orderer.cancel()
         self._notify_block()  # wakes event iterators, which then see the ledger closed
         self._store.close()
+        self._writer.shutdown(wait=True)

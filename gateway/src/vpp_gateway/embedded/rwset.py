@@ -17,6 +17,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 Version = tuple[int, int]
 StateKey = tuple[str, str, str]  # (namespace, collection, key)
 
@@ -29,8 +31,17 @@ def unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
+_ORJSON = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+           | orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
 def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Sorted keys, no spaces, UTF-8: the bytes of ``json.dumps(value, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``, written by orjson for plain values (several times faster) and by json otherwise."""
+    try:
+        return orjson.dumps(value, option=_ORJSON)
+    except TypeError:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def sha256(data: bytes) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,25 +120,37 @@ class StateUpdate:
     value: bytes | None        # None: deleted (or a private value known only by hash, see value_hash)
     value_hash: bytes | None
     version: Version
-    metadata: dict[str, bytes]
+    metadata: dict[str, bytes] | None  # None: keep the key's stored metadata (a plain put)
     deleted: bool
 
 
+def _connect(path: str, check_same_thread: bool = True) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread)  # explicit BEGIN/COMMIT
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    # a block of full batches writes more than the default 1000-page (4 MB) checkpoint threshold, so every
+    # commit also ran a checkpoint; checkpointing every 64 MB merges the pages that consecutive blocks rewrite.
+    # Durability is unchanged (each COMMIT still fsyncs the WAL); only the WAL grows larger between checkpoints.
+    db.execute("PRAGMA wal_autocheckpoint=16384")
+    db.execute("PRAGMA cache_size=-65536")  # 64 MB page cache (default 2 MB)
+    db.execute("PRAGMA foreign_keys=ON")
+    return db
+
+
 class Store:
-    """All SQL of the embedded ledger. Used from one thread (the event loop's)."""
+    """All SQL of the embedded ledger.
+
+    Two connections: ``db`` for every read (the event loop's thread), and a writer used only by
+    :meth:`commit_block`, which may run on another thread while the loop keeps simulating. In WAL mode the
+    reader sees each block once its COMMIT is done and never a block half written, which is what simulation
+    against committed state needs. ``commit_lock`` serialises the writer."""
 
     def __init__(self, path: str | Path, channel: str):
         self.path = str(path)
-        self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit BEGIN/COMMIT
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        # a block of full batches writes more than the default 1000-page (4 MB) checkpoint threshold, so every
-        # commit also ran a checkpoint; checkpointing every 64 MB merges the pages that consecutive blocks rewrite.
-        # Durability is unchanged (each COMMIT still fsyncs the WAL); only the WAL grows larger between checkpoints.
-        self.db.execute("PRAGMA wal_autocheckpoint=16384")
-        self.db.execute("PRAGMA cache_size=-65536")  # 64 MB page cache (default 2 MB)
-        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db = _connect(self.path)
         self.db.executescript(SCHEMA)
+        self._writer = _connect(self.path, check_same_thread=False)
+        self.commit_lock = threading.Lock()
         stored_channel = self._info("channel")
         if stored_channel is None:
             self.db.execute("BEGIN IMMEDIATE")
@@ -151,7 +164,9 @@ class Store:
         self.channel = channel
 
     def close(self) -> None:
-        self.db.close()
+        with self.commit_lock:  # never close under a commit in flight
+            self._writer.close()
+            self.db.close()
 
     def _info(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM ledger_info WHERE name = ?", (name,)).fetchone()
@@ -178,10 +193,12 @@ class Store:
         for row in cursor:
             yield StoredBlock(*row)
 
-    def _insert_block(self, number: int, previous_hash: bytes, data: bytes) -> bytes:
+    def _insert_block(self, number: int, previous_hash: bytes, data: bytes, db: sqlite3.Connection | None = None
+                      ) -> bytes:
         data_hash = sha256(data)
         digest = block_hash(number, previous_hash, data_hash)
-        self.db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?)", (number, previous_hash, data_hash, digest, data))
+        (db or self.db).execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?)",
+                                (number, previous_hash, data_hash, digest, data))
         return digest
 
     def tx_committed(self, tx_id: str) -> bool:
@@ -243,28 +260,45 @@ class Store:
     def commit_block(self, number: int, data: bytes, tx_index: list[tuple[str, int, int]],
                      updates: dict[StateKey, StateUpdate], history: list[tuple[str, str, int, int, str, bool,
                                                                                   bytes, int, int]]) -> bytes:
-        """Write one block and everything it changes in one SQLite transaction; returns the block hash."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """Write one block and everything it changes in one SQLite transaction; returns the block hash.
+
+        Safe to call from a thread other than the readers' (it uses the writer connection under ``commit_lock``)."""
+        with self.commit_lock:
+            return self._commit_block(self._writer, number, data, tx_index, updates, history)
+
+    def _commit_block(self, db: sqlite3.Connection, number: int, data: bytes, tx_index: list[tuple[str, int, int]],
+                      updates: dict[StateKey, StateUpdate], history: list) -> bytes:
+        db.execute("BEGIN IMMEDIATE")
         try:
-            if number != self.height:
-                raise ValueError(f"block {number} does not follow height {self.height}")
-            digest = self._insert_block(number, self.last_hash(), data)
-            self.db.executemany("INSERT INTO transactions VALUES (?, ?, ?, ?)",
-                                [(tx_id, number, txn, code) for tx_id, txn, code in tx_index])
+            height, previous = db.execute(
+                "SELECT COALESCE(MAX(number) + 1, 0), (SELECT hash FROM blocks ORDER BY number DESC LIMIT 1) "
+                "FROM blocks").fetchone()
+            if number != height:
+                raise ValueError(f"block {number} does not follow height {height}")
+            digest = self._insert_block(number, previous or GENESIS_PREVIOUS_HASH, data, db)
+            db.executemany("INSERT INTO transactions VALUES (?, ?, ?, ?)",
+                           [(tx_id, number, txn, code) for tx_id, txn, code in tx_index])
+            deletes, puts, keeps = [], [], []
             for (ns, coll, key), update in sorted(updates.items()):
                 if update.deleted:
-                    self.db.execute("DELETE FROM state WHERE namespace = ? AND collection = ? AND key = ?",
-                                    (ns, coll, key.encode()))
+                    deletes.append((ns, coll, key.encode()))
+                elif update.metadata is None:
+                    keeps.append((ns, coll, key.encode(), update.value, update.value_hash, *update.version))
                 else:
-                    self.db.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                    (ns, coll, key.encode(), update.value, update.value_hash, update.version[0],
-                                     update.version[1], encode_metadata(update.metadata)))
-            self.db.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                [(ns, key.encode(), b, t, tx_id, int(d), v, s, n)
-                                 for ns, key, b, t, tx_id, d, v, s, n in history])
-            self.db.execute("COMMIT")
+                    puts.append((ns, coll, key.encode(), update.value, update.value_hash, *update.version,
+                                 encode_metadata(update.metadata)))
+            db.executemany("DELETE FROM state WHERE namespace = ? AND collection = ? AND key = ?", deletes)
+            db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?, ?, ?, ?)", puts)
+            db.executemany(
+                "INSERT INTO state VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (namespace, collection, key) DO "
+                "UPDATE SET value = excluded.value, value_hash = excluded.value_hash, block = excluded.block, "
+                "tx_number = excluded.tx_number", keeps)  # the stored metadata stays
+            db.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(ns, key.encode(), b, t, tx_id, int(d), v, s, n)
+                            for ns, key, b, t, tx_id, d, v, s, n in history])
+            db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
         return digest
 

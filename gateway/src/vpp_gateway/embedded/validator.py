@@ -12,7 +12,7 @@ the same block*:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fabric_protos.peer import chaincode_event_pb2, proposal_response_pb2
 from fabric_protos.peer.transaction_pb2 import TxValidationCode
@@ -130,8 +130,21 @@ def plan_block(store: Store, number: int, transactions: list[EndorsedTransaction
             if write is not None:
                 block_write = BlockWrite(key, write.value is None, write.value,
                                          sha256(write.value) if write.value is not None else None, write.purge)
-            current = updates.get(key) or store.get(key)
-            apply_writes(updates, current, key, block_write, tx.rwset.metadata_writes.get(key), version)
+            metadata_write = tx.rwset.metadata_writes.get(key)
+            current = updates.get(key)
+            if (current is None or current.metadata is None) and block_write is not None and not block_write.delete \
+                    and not metadata_write:
+                # a plain put keeps whatever metadata the key has: the commit's upsert leaves it in place, so the
+                # stored row need not be read here (one SELECT per write saved)
+                updates[key] = StateUpdate(block_write.value, block_write.value_hash, version, None, False)
+            else:
+                if current is None or current.metadata is None:  # the stored metadata matters now
+                    stored = store.get(key)
+                    if current is None:
+                        current = stored
+                    else:
+                        current = replace(current, metadata=stored.metadata if stored is not None else {})
+                apply_writes(updates, current, key, block_write, metadata_write, version)
             ns, coll, k = key
             if write is not None and coll == "":  # Fabric keeps history for public keys only
                 history.append((ns, k, number, tx_number, tx.tx_id, write.value is None, write.value or b"",
