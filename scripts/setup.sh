@@ -33,8 +33,9 @@ step "Python environment (.venv)"
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e chaincode/runtime -e gateway -e meter-edge
 
-step "npm packages (bench/node-records: the Node chaincode the benchmark compares against)"
+step "npm packages (bench/node-records: the Node chaincode the benchmark compares against; tests/postman: newman)"
 (cd bench/node-records && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/postman && npm ci --no-audit --no-fund --loglevel=error)
 
 step "Hyperledger Fabric binaries"
 if FABRIC_STATUS=$(.venv/bin/python -m tests.fabric.locate 2>&1); then
