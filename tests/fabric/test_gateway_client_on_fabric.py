@@ -105,3 +105,24 @@ async def test_events_resume_from_a_file_checkpoint_without_loss_or_repeat(fabri
 
         assert await asyncio.wait_for(take(2), 30) == [0, 1]
         assert await asyncio.wait_for(take(3), 30) == [2, 3, 4]  # a new listener resumes after event 1
+
+
+async def test_the_ledger_client_waits_for_every_org_so_a_dependent_transaction_endorses(fabric_network):
+    """Put then, at once, a submitted Get that both orgs endorse: without waiting, the other org's peer may not
+    have the Put yet and answers NOT_FOUND. With also_committed_on, none of 25 dependent pairs fails."""
+    from vpp_gateway.fabric import load_msp
+    from vpp_gateway.ledger_client import FabricLedgerClient
+
+    net = fabric_network
+    msp = net.issue_identity("org1", f"writer-{uuid.uuid4().hex[:6]}", {"role": "admin"})
+    identity = load_msp(msp, "Org1MSP")
+    client = FabricLedgerClient(lambda who: net.gateway_as(msp, "org1"), net.channel, "conformance",
+                                also_committed_on=[lambda who: net.gateway_as(msp, "org2")])
+    try:
+        for n in range(25):
+            key = _key(f"dep{n}")
+            put = await client.submit("Put", [key, f"v{n}"], identity)
+            got = await client.submit("Get", [key], identity)  # endorsed by both orgs' peers
+            assert got.result == f"v{n}".encode() and got.block_number > put.block_number
+    finally:
+        await client.close()

@@ -272,10 +272,16 @@ class FabricLedgerClient:
                            "vppchannel", "vpp", events_identity=operator)
 
     ``events_identity`` is the identity the event stream is requested as (required for :meth:`events`).
+
+    ``also_committed_on``: connectors to the other organisations' peers. A Gateway's commit status only says that
+    *its* peer committed; a dependent transaction endorsed right after by every organisation can be refused by a
+    peer that has not caught up (seen: RegisterMeter after RegisterAsset answered NOT_FOUND by the other org). With
+    these, :meth:`submit` returns only once each of those peers has committed the transaction too.
     """
 
     def __init__(self, connect: Connect, channel_name: str, chaincode_name: str, *,
-                 events_identity: Any | None = None, contract_name: str | None = None) -> None:
+                 events_identity: Any | None = None, contract_name: str | None = None,
+                 also_committed_on: Sequence[Connect] = ()) -> None:
         if not channel_name or not chaincode_name:
             raise ValueError("a channel name and a chaincode name are required")
         self._connect = connect
@@ -283,8 +289,9 @@ class FabricLedgerClient:
         self.chaincode_name = chaincode_name
         self.contract_name = contract_name
         self.events_identity = events_identity
-        self._gateways: dict[bytes, Gateway] = {}
-        self._locks: dict[bytes, asyncio.Lock] = {}
+        self._also = list(also_committed_on)
+        self._gateways: dict[tuple[int, bytes], Gateway] = {}
+        self._locks: dict[tuple[int, bytes], asyncio.Lock] = {}
         self._closed = False
 
     @staticmethod
@@ -294,11 +301,13 @@ class FabricLedgerClient:
             raise TypeError("identity must have .creator (serialized msp.SerializedIdentity bytes)")
         return creator
 
-    async def gateway_for(self, identity: Any) -> Gateway:
-        """The cached Gateway for ``identity``, connecting on first use."""
+    async def gateway_for(self, identity: Any, peer: int = 0) -> Gateway:
+        """The cached Gateway for ``identity`` (peer 0: ``connect``; peer i: ``also_committed_on[i - 1]``),
+        connecting on first use."""
         if self._closed:
             raise UnavailableError("the ledger client is closed", reason="CLOSED")
-        key = self._key(identity)
+        key = (peer, self._key(identity))
+        connect = self._connect if peer == 0 else self._also[peer - 1]
         gateway = self._gateways.get(key)
         if gateway is not None:
             return gateway
@@ -307,7 +316,7 @@ class FabricLedgerClient:
             gateway = self._gateways.get(key)
             if gateway is None:
                 try:
-                    made = self._connect(identity)
+                    made = connect(identity)
                     gateway = await made if inspect.isawaitable(made) else made
                 except LedgerError:
                     raise
@@ -334,6 +343,11 @@ class FabricLedgerClient:
         contract = await self._contract(identity)
         try:
             committed = await contract.submit_detailed(function, list(args), transient)
+            for peer in range(1, len(self._also) + 1):  # every other organisation's peer has it too
+                gateway = await self.gateway_for(identity, peer)
+                await gateway.get_network(self.channel_name).commit_status(committed.transaction_id)
+        except LedgerError:
+            raise
         except Exception as exc:
             raise map_fabric_error(exc) from exc
         return Committed(committed.result, committed.transaction_id, committed.block_number)

@@ -265,6 +265,12 @@ class Network:
             contract = self._contracts[key] = Contract(self, chaincode_name, contract_name)
         return contract
 
+    async def commit_status(self, transaction_id: str, *, timeout: float | None = None) -> Status:  # noqa: ASYNC109
+        """Wait until this Gateway's peer has ``transaction_id`` in a block and return its status; for a
+        transaction submitted through another organisation's peer, this is how to know this peer has it too."""
+        holder = Transaction(self._gateway, self.name, transaction_id, common_pb2.Envelope())
+        return await Commit(self._gateway, holder).status(timeout=timeout)
+
     def chaincode_events(
         self,
         chaincode_name: str,
