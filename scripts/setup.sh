@@ -31,7 +31,7 @@ step "Python environment (.venv)"
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e chaincode/runtime -e gateway -e meter-edge
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e chaincode/runtime -e chaincode -e gateway -e meter-edge
 
 step "npm packages (bench/node-records: the Node chaincode the benchmark compares against; tests/postman: newman)"
 (cd bench/node-records && npm ci --no-audit --no-fund --loglevel=error)

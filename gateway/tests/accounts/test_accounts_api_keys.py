@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from conftest import refused, verified_person
+from accounts_support import refused, verified_person
 from vpp_gateway.accounts import ApiKeyInfo
 
 KEY_FORMAT = re.compile(r"vpp_(ak[0-9a-f]{16})_([A-Za-z0-9_-]{43})")
@@ -26,8 +26,8 @@ async def test_create_list_revoke(service, mailer, admin, account_dir):
 
     who = await service.authenticate_api_key(key)
     assert (who.account_id, who.ledger_account, who.email, who.org, who.role, who.via, who.api_key_id) == \
-        (olga.account_id, f"Org1MSP:{info.key_id}", None, "Org1MSP", "owner", "api_key", info.key_id)
-    assert who.identity.enrollment_id == info.key_id
+        (olga.account_id, olga.ledger_account, None, "Org1MSP", "owner", "api_key", info.key_id)
+    assert who.identity.enrollment_id == olga.account_id  # an owner's own key acts as the owner on the ledger
 
     second, _ = await service.create_api_key(olga, "meter bridge")
     assert [k.key_id for k in service.list_api_keys(olga)] == [info.key_id, second.key_id]

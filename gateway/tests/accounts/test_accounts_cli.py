@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import new_password
+from accounts_support import new_password
 from vpp_gateway.accounts import AccountService, LogMailer
 from vpp_gateway.accounts.__main__ import main
 

@@ -10,7 +10,7 @@ import stat
 from types import SimpleNamespace
 
 import pytest
-from conftest import new_password, refused, verified_person
+from accounts_support import new_password, refused, verified_person
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fabric_ccaas.identity import ClientIdentity
@@ -40,11 +40,16 @@ async def test_the_contract_reads_account_and_role_from_the_certificate(service,
     assert as_the_contract_sees(owner.identity) == Caller(owner.ledger_account, "owner")
     assert as_the_contract_sees(utility_identity) == Caller(utility.ledger_account, "utility")
     assert as_the_contract_sees(admin.identity) == Caller(admin.ledger_account, "admin")
-    assert as_the_contract_sees(keyed.identity) == Caller(f"Org1MSP:{key_info.key_id}", "owner")
+    # an owner's own key acts as the owner (so an owner's script reads the owner's sites)
+    assert as_the_contract_sees(keyed.identity) == Caller(owner.ledger_account, "owner")
+    assert keyed.ledger_account == owner.ledger_account and keyed.api_key_id == key_info.key_id
     assert as_the_contract_sees(service.operator_identity()) == Caller("Org1MSP:gateway-operator", "admin")
-
-    client = ClientIdentity(keyed.identity.creator)
-    assert client.msp_id == "Org1MSP" and client.get_attribute_value("vpp.owner") == owner.ledger_account
+    # a key an admin makes for another role and organisation is a service account of its own
+    service_info, service_key = await service.create_api_key(admin, "utility integration", "utility", "Org2MSP")
+    service_keyed = await service.authenticate_api_key(service_key)
+    assert as_the_contract_sees(service_keyed.identity) == Caller(f"Org2MSP:{service_info.key_id}", "utility")
+    client = ClientIdentity(service_keyed.identity.creator)
+    assert client.msp_id == "Org2MSP" and client.get_attribute_value("vpp.owner") == admin.ledger_account
     assert ClientIdentity(utility_identity.creator).msp_id == "Org2MSP"
     # each certificate chains to its organisation's CA
     owner.identity.certificate.verify_directly_issued_by(ca_certificate(account_dir, "Org1MSP"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 
-from conftest import link_token, new_password, refused
+from accounts_support import link_token, new_password, refused
 from cryptography.hazmat.primitives import serialization
 
 MAIL_LOGGER = "vpp_gateway.accounts.mail"

@@ -15,7 +15,7 @@ import ssl
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import PUBLIC_URL, link_token, new_password, refused
+from accounts_support import PUBLIC_URL, link_token, new_password, refused
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec

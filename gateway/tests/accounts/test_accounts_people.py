@@ -10,8 +10,8 @@ import warnings
 
 import jwt
 import pytest
+from accounts_support import PUBLIC_URL, link_token, new_password, refused, verified_person
 from argon2 import PasswordHasher
-from conftest import PUBLIC_URL, link_token, new_password, refused, verified_person
 from vpp_gateway.accounts import AuthError, TokenPair
 from vpp_gateway.accounts.errors import STATUS
 from vpp_gateway.accounts.policy import COMMON_PASSWORDS

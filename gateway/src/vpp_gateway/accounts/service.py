@@ -279,6 +279,13 @@ class AccountService:
             raise AuthError("API_KEY_REVOKED", "this API key was revoked")
         if row["owner_disabled_at"] is not None:
             raise AuthError("ACCOUNT_DISABLED", "the account that owns this API key is disabled")
+        owner = self._store.account(row["owner_account_id"])
+        if owner is not None and (owner["org"], owner["role"]) == (row["org"], row["role"]):
+            # a person's own key acts as that person on the ledger (an owner's integration reads the owner's
+            # sites); the gateway's log names the key
+            return Principal(row["owner_account_id"], f"{row['org']}:{row['owner_account_id']}", None, row["org"],
+                             row["role"], "api_key", key_id, self._identity(row["owner_account_id"]))
+        # a key an admin made for another role or organisation is its own service account on the ledger
         return Principal(row["owner_account_id"], f"{row['org']}:{key_id}", None, row["org"], row["role"],
                          "api_key", key_id, self._identity(key_id))
 
@@ -328,8 +335,9 @@ class AccountService:
 
     async def create_api_key(self, by: Principal, name: str, role: str | None = None, org: str | None = None
                              ) -> tuple[ApiKeyInfo, str]:
-        """A key acting with its own X.509 identity (enrollment id = key id). Admins choose any role and
-        organisation; anyone else gets their own. Returns the full key once; only its hash is kept."""
+        """A key with the creator's role and organisation acts as the creator on the ledger; a key an admin makes
+        for another role or organisation acts with its own X.509 identity (enrollment id = key id). Admins choose
+        any role and organisation; anyone else gets their own. Returns the full key once; only its hash is kept."""
         if by.via not in ("jwt", "console"):
             raise AuthError("FORBIDDEN", "API keys cannot create API keys; log in as a person")
         if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable():

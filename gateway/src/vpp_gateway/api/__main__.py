@@ -1,0 +1,22 @@
+"""``python -m vpp_gateway.api``: serve the gateway with uvicorn (uvloop) on VPP_HOST:VPP_PORT."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from .backend import build_app
+from .config import Config
+
+
+def main() -> None:
+    config = Config.from_env()
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = build_app(config)
+    uvicorn.run(app, host=config.host, port=config.port, loop="uvloop", lifespan="on",
+                log_level=config.log_level.lower(), proxy_headers=False)
+
+
+if __name__ == "__main__":
+    main()

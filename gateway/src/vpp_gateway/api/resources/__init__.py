@@ -1,0 +1,1 @@
+"""Falcon resources: one module per area of the API, one class per route."""
