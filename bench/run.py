@@ -22,6 +22,8 @@ BENCHMARKS = {
     "chaincode-runtime": "bench.chaincode_runtime",
     "contract-readings": "bench.contract_readings",
     "embedded-readings": "bench.embedded_readings",
+    "edge-intervals": "bench.edge_intervals",
+    "modbus-polls": "bench.modbus_polls",
 }
 
 

@@ -1,0 +1,1 @@
+"""Deterministic meter simulators serving the drivers' register maps and protocols over loopback."""
