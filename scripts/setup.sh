@@ -10,13 +10,14 @@ PYTHON=${PYTHON:-python3}
 step() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests and tools need, installed only when missing.
-APT_PACKAGES=(nodejs npm mosquitto)
+APT_PACKAGES=(nodejs npm mosquitto chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   case $pkg in
     nodejs) command -v node >/dev/null 2>&1 || missing+=("$pkg") ;;
     npm) command -v npm >/dev/null 2>&1 || missing+=("$pkg") ;;
     mosquitto) [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || missing+=("$pkg") ;;
+    chromium) command -v chromium >/dev/null 2>&1 || missing+=("$pkg") ;;  # the browser tests' browser
     *) dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg") ;;
   esac
 done
