@@ -45,14 +45,18 @@ def open_ledger(config: Config, accounts: Any) -> LedgerClient:
 
     from ..fabric import Gateway
 
-    tls_ca = Path(config.fabric_tls_ca).read_bytes() if config.fabric_tls_ca else None
+    def connector(address: str, tls_ca_file: str, tls_name: str):
+        tls_ca = Path(tls_ca_file).read_bytes() if tls_ca_file else None
 
-    def connect(identity: Any) -> Gateway:
-        return Gateway.connect(config.fabric_peer, identity.signing_identity(), tls_root_certificates=tls_ca,
-                               ssl_target_name_override=config.fabric_tls_name or None, insecure=tls_ca is None)
+        def connect(identity: Any) -> Gateway:
+            return Gateway.connect(address, identity.signing_identity(), tls_root_certificates=tls_ca,
+                                   ssl_target_name_override=tls_name or None, insecure=tls_ca is None)
 
-    return FabricLedgerClient(connect, config.fabric_channel, config.chaincode,
-                              events_identity=accounts.operator_identity())
+        return connect
+
+    return FabricLedgerClient(connector(config.fabric_peer, config.fabric_tls_ca, config.fabric_tls_name),
+                              config.fabric_channel, config.chaincode, events_identity=accounts.operator_identity(),
+                              also_committed_on=[connector(*peer) for peer in config.fabric_other_peers])
 
 
 def build_app(config: Config):

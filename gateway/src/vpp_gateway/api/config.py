@@ -11,6 +11,10 @@ VPP_FABRIC_PEER        localhost:7051                 Fabric Gateway endpoint (p
 VPP_FABRIC_TLS_CA      (empty = plaintext)            PEM file of the peer's TLS CA
 VPP_FABRIC_TLS_NAME    (empty)                        TLS server name override (when the address is not in the cert)
 VPP_FABRIC_CHANNEL     vppchannel                     channel name
+VPP_FABRIC_OTHER_PEERS (empty)                        the other organisations' peers, comma-separated
+                                                      ``address|tls_ca_file|tls_name``: a submit returns once each
+                                                      of them has committed it too, so a dependent transaction
+                                                      is not refused by a peer that lags
 VPP_CHAINCODE          vpp                            chaincode name
 VPP_SMTP_HOST          (empty = log mails)            SMTP server; empty uses LogMailer
 VPP_SMTP_PORT          587
@@ -81,6 +85,7 @@ class Config:
     fabric_tls_ca: str = ""
     fabric_tls_name: str = ""
     fabric_channel: str = "vppchannel"
+    fabric_other_peers: tuple[tuple[str, str, str], ...] = ()
     chaincode: str = "vpp"
     smtp_host: str = ""
     smtp_port: int = 587
@@ -119,6 +124,7 @@ class Config:
             fabric_tls_ca=text("VPP_FABRIC_TLS_CA", ""),
             fabric_tls_name=text("VPP_FABRIC_TLS_NAME", ""),
             fabric_channel=text("VPP_FABRIC_CHANNEL", cls.fabric_channel),
+            fabric_other_peers=_peers(env.get("VPP_FABRIC_OTHER_PEERS", "")),
             chaincode=text("VPP_CHAINCODE", cls.chaincode),
             smtp_host=text("VPP_SMTP_HOST", ""),
             smtp_port=_int(env, "VPP_SMTP_PORT", cls.smtp_port, 1),
@@ -146,3 +152,15 @@ class Config:
 
     def log(self, logger: logging.Logger) -> None:
         logger.info("gateway configuration: %s", " ".join(f"{k}={v}" for k, v in self.public_view().items()))
+
+
+def _peers(raw: str) -> tuple[tuple[str, str, str], ...]:
+    """``address|tls_ca_file|tls_name`` entries, comma-separated; the last two parts may be empty."""
+    peers = []
+    for entry in filter(None, (e.strip() for e in raw.split(","))):
+        parts = entry.split("|")
+        if len(parts) > 3 or not parts[0]:
+            raise ConfigError(f"VPP_FABRIC_OTHER_PEERS: {entry!r} is not address|tls_ca_file|tls_name")
+        parts += [""] * (3 - len(parts))
+        peers.append((parts[0], parts[1], parts[2]))
+    return tuple(peers)
