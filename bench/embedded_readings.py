@@ -270,7 +270,6 @@ def phase_load(db_path: str, target: int, max_seconds: float) -> dict:
 # -- phase: timed ingestion ---------------------------------------------------------------------------------------
 
 def phase_ingest(db_path: str, seconds: float, concurrency: int, block_size: int, profile: str | None) -> dict:
-    from vpp_contract import contract as contract_module
     from vpp_contract.contract import chaincode
     from vpp_gateway.embedded import EmbeddedLedger
 
@@ -329,7 +328,8 @@ def phase_ingest(db_path: str, seconds: float, concurrency: int, block_size: int
     height = ledger.height
     ledger.close()
     worker_cpu = _workers_cpu_s(signatures)
-    return {**result, **spent, "verify_workers": signatures.configured_workers(), "workers_cpu_s": worker_cpu, "patched_verify_in": patched, "warm_accepted": warm["accepted"],
+    return {**result, **spent, "verify_workers": signatures.configured_workers(), "workers_cpu_s": worker_cpu,
+            "patched_verify_in": patched, "warm_accepted": warm["accepted"],
             "per_s": result["accepted"] / result["elapsed_s"], "height": height,
             "vm_hwm_kb": _status("VmHWM"), "vm_hwm_before_timed_kb": hwm_before,
             "db_bytes": sum(p.stat().st_size for p in Path(db_path).parent.glob(Path(db_path).name + "*"))}
