@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NETWORK := network/network.sh
 
-.PHONY: help setup test test-fast lint bench validate-battery network-up network-down deploy-cc clean
+.PHONY: help setup test test-fast lint bench validate-battery network-up network-down deploy-cc deploy-conformance clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -27,13 +27,28 @@ bench: ## all benchmarks, or one: make bench NAME=<name>; results in bench/resul
 validate-battery: ## the Tstorage burn algorithm against NREL's thevenin model (30 days, 3 chemistries)
 	PYTHONPATH=chaincode $(PY) -m vpp_contract.validation.battery_validation
 
-network-up: ## native Fabric network (1 Raft orderer, 2 peer orgs, TLS) with the channel created
-	$(NETWORK) up && $(NETWORK) createChannel
+# docker compose (plugin) or docker-compose (v1), whichever the machine has
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+DOCKER_ENGINE := $(shell docker info >/dev/null 2>&1 && echo yes)
 
-network-down: ## stop every network process by its pid and remove the network's work folder
+network-up: ## Fabric network: docker-compose.yaml when a Docker engine runs, else natively (3 Raft orderers, Org1/Org2 peers, TLS, LevelDB), channel created
+ifeq ($(DOCKER_ENGINE),yes)
+	bash network/compose/gen-env.sh && $(COMPOSE) up -d --build
+else
+	$(NETWORK) up && $(NETWORK) createChannel
+endif
+
+network-down: ## stop the network (compose down, or every native process by its pid) and remove the network's work folder
+ifeq ($(DOCKER_ENGINE),yes)
+	$(COMPOSE) down
+endif
 	$(NETWORK) down
 
-deploy-cc: ## deploy the conformance chaincode (served by fabric-ccaas) to the running network
+deploy-cc: ## deploy the energy contract (vpp, served by fabric-ccaas, one server per org) to the native network; compose deploys it itself
+	$(NETWORK) deployCCAAS -ccn vpp -ccdir chaincode/vpp_contract -ccperorg \
+	  -ccstart "exec $(CURDIR)/$(VENV)/bin/fabric-ccaas --app-dir $(CURDIR)/chaincode vpp_contract.contract:chaincode"
+
+deploy-conformance: ## deploy the conformance chaincode (every stub call) to the native network
 	$(NETWORK) deployCCAAS -ccn conformance -ccdir chaincode/examples -cccg chaincode/examples/collections.json \
 	  -ccstart "exec $(CURDIR)/$(VENV)/bin/fabric-ccaas conformance:chaincode"
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 #
-# VPP Ledger native test network: one Raft orderer and two peer organisations
-# (Org1MSP = the VPP operator, Org2MSP = the utility) on 127.0.0.1 with TLS,
-# run from Hyperledger Fabric 2.5 binaries the user already has — no Docker.
-# Shaped like fabric-samples' test-network/network.sh.
+# VPP Ledger native test network: three Raft orderers (ORDERER_COUNT) and two peer
+# organisations (Org1MSP = the VPP operator, Org2MSP = the utility) on 127.0.0.1 with
+# TLS, run from Hyperledger Fabric 2.5 binaries the user already has — no Docker.
+# Shaped like fabric-samples' test-network/network.sh; docker-compose.yaml runs the
+# same topology in containers.
 #
-#   ./network.sh up                         start orderer + peers (cryptogen, configs, health)
+#   ./network.sh up                         start orderers + peers (cryptogen, configs, health)
 #   ./network.sh createChannel [-c name]    create the channel and join every node
 #   ./network.sh deployCCAAS -ccn name -ccstart 'cmd' [-ccdir dir] ...
 #   ./network.sh status
@@ -18,8 +19,8 @@ export NETWORK_DIR
 # shellcheck source=scripts/utils.sh
 . "${NETWORK_DIR}/scripts/utils.sh"
 
-# Node names; each has <work>/pids/<name>.pid and <work>/logs/<name>.log.
-NODES=(orderer peer0.org1 peer0.org2)
+# Node names (NODES, ORDERERS: set by setNodes once the settings are read); each has
+# <work>/pids/<name>.pid and <work>/logs/<name>.log.
 MARKER_FILE=".vpp-network"
 
 printHelp() {
@@ -28,11 +29,12 @@ Usage:
   network.sh <sub-command> [flags]
 
 Sub-commands:
-  up               generate crypto (cryptogen) and node configs, start the orderer and both
-                   peers as background processes, wait until each /healthz is OK
+  up               generate crypto (cryptogen) and node configs, start the Raft orderers and
+                   both peers as background processes, wait until each /healthz is OK
   up createChannel the same, then createChannel
-  createChannel    build the channel genesis block (configtxgen), join the orderer
-                   (osnadmin) and both peers, wait until both peers have height >= 1
+  createChannel    build the channel genesis block (configtxgen), join every orderer
+                   (osnadmin; each an active consenter) and both peers, wait until both
+                   peers have height >= 1
   deployCCAAS      package, install, approve (both orgs), commit a chaincode-as-a-service,
                    start its server process, wait until it answers
   status           processes, health, channel heights, chaincodes; exit 0 only if all nodes run
@@ -67,6 +69,7 @@ Flags (defaults: network.config; environment variables of the same name override
 Environment only:
   NETWORK_WORK_DIR  work folder for everything generated (default network/work): ${NETWORK_WORK_DIR}
   NETWORK_PORT_BASE first port of the 40-port block used (default 7050): ${NETWORK_PORT_BASE}
+  ORDERER_COUNT     Raft orderers at up: 1, 2 or 3 (default 3): ${ORDERER_COUNT}
   FABRIC_BIN        dir with peer, orderer, configtxgen, osnadmin, cryptogen (else PATH)
   FABRIC_CFG_PATH   dir with Fabric's core.yaml + orderer.yaml (else \$FABRIC_BIN/../config,
                     else <dir of peer>/../config)
@@ -140,6 +143,22 @@ if [ "${printHelp_later:-0}" = 1 ] || [ "$MODE" = "help" ]; then
     [ "$MODE" = "help" ] && exit 0
     exit "$EXIT_USAGE"
 fi
+
+# ORDERERS: the Raft orderers of this network, the first ORDERER_COUNT of orderer,
+# orderer2, orderer3 (ports ORDERER_PORT, ORDERER2_PORT, ... in network.config);
+# NODES: the orderers and both peers.
+setNodes() {
+    case "$ORDERER_COUNT" in
+        1|2|3) ;;
+        *) fatalln "ORDERER_COUNT must be 1, 2 or 3, not '${ORDERER_COUNT}'" "$EXIT_USAGE" ;;
+    esac
+    ORDERERS=(orderer orderer2 orderer3)
+    ORDERERS=("${ORDERERS[@]:0:$ORDERER_COUNT}")
+    NODES=("${ORDERERS[@]}" peer0.org1 peer0.org2)
+}
+# ordererPort NAME [KIND]: the port of orderer NAME; KIND is empty (gRPC), _ADMIN or _OPS.
+ordererPort() { local var="${1^^}${2:-}_PORT"; echo "${!var}"; }
+setNodes
 
 # ------------------------------------------------------------------ prerequisites
 
@@ -244,8 +263,9 @@ checkPrereqsRunning() {
 # Export the settings netctl.py reads (and a colour-free log format for the peer CLI).
 exportSettings() {
     export FABRIC_LOGGING_FORMAT="$NODE_LOGGING_FORMAT"
-    export NETWORK_WORK_DIR FABRIC_CFG_DIR FABRIC_BIN_DIR NETWORK_PORT_BASE \
+    export NETWORK_WORK_DIR FABRIC_CFG_DIR FABRIC_BIN_DIR NETWORK_PORT_BASE ORDERER_COUNT \
         ORDERER_PORT ORDERER_ADMIN_PORT ORDERER_OPS_PORT \
+        ORDERER2_PORT ORDERER2_ADMIN_PORT ORDERER2_OPS_PORT ORDERER3_PORT ORDERER3_ADMIN_PORT ORDERER3_OPS_PORT \
         PEER0_ORG1_PORT PEER0_ORG1_CC_PORT PEER0_ORG1_OPS_PORT \
         PEER0_ORG2_PORT PEER0_ORG2_CC_PORT PEER0_ORG2_OPS_PORT CCAAS_PORT_BASE \
         CC_EXECUTE_TIMEOUT CC_STARTUP_TIMEOUT GATEWAY_ENDORSEMENT_TIMEOUT \
@@ -257,8 +277,9 @@ writeNetworkEnv() {
     {
         echo "# Written by network.sh up: the topology of the network in this folder."
         echo "# Sourced by later network.sh sub-commands and by scripts/envVar.sh."
-        for var in NETWORK_WORK_DIR NETWORK_PORT_BASE FABRIC_BIN_DIR FABRIC_CFG_DIR NETWORK_PYTHON \
+        for var in NETWORK_WORK_DIR NETWORK_PORT_BASE FABRIC_BIN_DIR FABRIC_CFG_DIR NETWORK_PYTHON ORDERER_COUNT \
             ORDERER_PORT ORDERER_ADMIN_PORT ORDERER_OPS_PORT \
+            ORDERER2_PORT ORDERER2_ADMIN_PORT ORDERER2_OPS_PORT ORDERER3_PORT ORDERER3_ADMIN_PORT ORDERER3_OPS_PORT \
             PEER0_ORG1_PORT PEER0_ORG1_CC_PORT PEER0_ORG1_OPS_PORT \
             PEER0_ORG2_PORT PEER0_ORG2_CC_PORT PEER0_ORG2_OPS_PORT CCAAS_PORT_BASE; do
             printf '%s=%q\n' "$var" "${!var}"
@@ -315,7 +336,11 @@ networkUp() {
         warnln "removing the stopped network left in ${WORK}"
         removeWorkDir
     fi
-    netctl check-ports "$ORDERER_PORT" "$ORDERER_ADMIN_PORT" "$ORDERER_OPS_PORT" \
+    local ports=() name
+    for name in "${ORDERERS[@]}"; do
+        ports+=("$(ordererPort "$name")" "$(ordererPort "$name" _ADMIN)" "$(ordererPort "$name" _OPS)")
+    done
+    netctl check-ports "${ports[@]}" \
         "$PEER0_ORG1_PORT" "$PEER0_ORG1_CC_PORT" "$PEER0_ORG1_OPS_PORT" \
         "$PEER0_ORG2_PORT" "$PEER0_ORG2_CC_PORT" "$PEER0_ORG2_OPS_PORT" || exit "$EXIT_PREREQ"
 
@@ -334,11 +359,13 @@ networkUp() {
     netctl gen-node-configs || fatalln "could not generate node configs"
     phase_end
 
-    phase_begin "start orderer and peers"
-    netctl start --name orderer --clean-env \
-        --pid "${WORK}/pids/orderer.pid" --log "${WORK}/logs/orderer.log" --cwd "${WORK}/data" \
-        --env "FABRIC_CFG_PATH=${WORK}/config/orderer" --env "FABRIC_LOGGING_SPEC=${NODE_LOGGING_SPEC}" --env "FABRIC_LOGGING_FORMAT=${NODE_LOGGING_FORMAT}" \
-        -- "$(command -v orderer)" || fatalln "could not start the orderer"
+    phase_begin "start ${#ORDERERS[@]} orderer(s) and the peers"
+    for name in "${ORDERERS[@]}"; do
+        netctl start --name "$name" --clean-env \
+            --pid "${WORK}/pids/${name}.pid" --log "${WORK}/logs/${name}.log" --cwd "${WORK}/data" \
+            --env "FABRIC_CFG_PATH=${WORK}/config/${name}" --env "FABRIC_LOGGING_SPEC=${NODE_LOGGING_SPEC}" --env "FABRIC_LOGGING_FORMAT=${NODE_LOGGING_FORMAT}" \
+            -- "$(command -v orderer)" || fatalln "could not start ${name}"
+    done
     local org
     for org in 1 2; do
         netctl start --name "peer0.org${org}" --clean-env \
@@ -349,9 +376,11 @@ networkUp() {
     phase_end
 
     phase_begin "wait for /healthz (timeout ${HEALTH_TIMEOUT}s each)"
+    local pidfiles=() targets=()
+    for name in "${NODES[@]}"; do pidfiles+=("${WORK}/pids/${name}.pid"); done
+    for name in "${ORDERERS[@]}"; do targets+=("${name}=http://127.0.0.1:$(ordererPort "$name" _OPS)/healthz"); done
     netctl wait-health --timeout "$HEALTH_TIMEOUT" \
-        --pidfiles "${WORK}/pids/orderer.pid,${WORK}/pids/peer0.org1.pid,${WORK}/pids/peer0.org2.pid" \
-        "orderer=http://127.0.0.1:${ORDERER_OPS_PORT}/healthz" \
+        --pidfiles "$(IFS=,; echo "${pidfiles[*]}")" "${targets[@]}" \
         "peer0.org1=http://127.0.0.1:${PEER0_ORG1_OPS_PORT}/healthz" \
         "peer0.org2=http://127.0.0.1:${PEER0_ORG2_OPS_PORT}/healthz"
     local rc=$?
@@ -364,22 +393,40 @@ networkUp() {
     netctl write-network-json || fatalln "could not write network.json"
     trap - EXIT INT TERM
     successln "Network up in $(elapsed "$t0")s: work folder ${WORK}"
-    println "  orderer     127.0.0.1:${ORDERER_PORT} (admin ${ORDERER_ADMIN_PORT}, ops ${ORDERER_OPS_PORT})"
+    for name in "${ORDERERS[@]}"; do
+        printf '  %-11s 127.0.0.1:%s (admin %s, ops %s)\n' "$name" "$(ordererPort "$name")" \
+            "$(ordererPort "$name" _ADMIN)" "$(ordererPort "$name" _OPS)"
+    done
     println "  peer0.org1  127.0.0.1:${PEER0_ORG1_PORT} (chaincode ${PEER0_ORG1_CC_PORT}, ops ${PEER0_ORG1_OPS_PORT})"
     println "  peer0.org2  127.0.0.1:${PEER0_ORG2_PORT} (chaincode ${PEER0_ORG2_CC_PORT}, ops ${PEER0_ORG2_OPS_PORT})"
 }
 
 # ------------------------------------------------------------------ createChannel
 
-# The orderer answers Deliver for a channel only once its Raft node has a leader
-# (about a second after the join); until then Broadcast would fail as well.
-ordererServesChannel() {
+# An orderer answers Deliver for a channel only once its Raft node knows a leader
+# (about a second after the last join); until then Broadcast would fail as well.
+ordererServesChannel() { # ORDERER_NAME
     setGlobals 1 || return 1
-    local probe="${WORK}/channel-artifacts/.probe-${CHANNEL_NAME}.block" rc
-    peer channel fetch oldest "$probe" -c "$CHANNEL_NAME" -o "$ORDERER_ADDRESS" --tls --cafile "$ORDERER_CA" 2>&1
+    local probe="${WORK}/channel-artifacts/.probe-${CHANNEL_NAME}-$1.block" rc
+    peer channel fetch oldest "$probe" -c "$CHANNEL_NAME" -o "127.0.0.1:$(ordererPort "$1")" \
+        --tls --cafile "$ORDERER_CA" 2>&1
     rc=$?
     rm -f "$probe"
     return "$rc"
+}
+
+osnadminOn() { # ORDERER_NAME osnadmin-channel-args...
+    local name="$1"
+    shift
+    run osnadmin channel "$@" -o "127.0.0.1:$(ordererPort "$name" _ADMIN)" --ca-file "$ORDERER_CA" \
+        --client-cert "$ORDERER_ADMIN_TLS_SIGN_CERT" --client-key "$ORDERER_ADMIN_TLS_PRIVATE_KEY"
+}
+
+# The orderer lists the channel as an active member of its consenter set.
+ordererIsConsenter() { # ORDERER_NAME
+    local out
+    out="$(osnadminOn "$1" list --channelID "$CHANNEL_NAME" 2>&1)" || { echo "$out"; return 1; }
+    echo "$out" | netctl json osn-consenter || { echo "$out"; return 1; }
 }
 
 peerHeightAtLeast() { # ORG MIN
@@ -417,19 +464,26 @@ createChannel() {
         { cat "${WORK}/logs/configtxgen-${CHANNEL_NAME}.log" >&2; fatalln "configtxgen failed"; }
     phase_end
 
-    phase_begin "orderer joins (osnadmin channel join)"
-    local out
-    out="$(run osnadmin channel join --channelID "$CHANNEL_NAME" --config-block "$BLOCKFILE" \
-        -o "$ORDERER_ADMIN_ADDRESS" --ca-file "$ORDERER_CA" \
-        --client-cert "$ORDERER_ADMIN_TLS_SIGN_CERT" --client-key "$ORDERER_ADMIN_TLS_PRIVATE_KEY" 2>&1)" ||
-        { println "$out" >&2; fatalln "osnadmin channel join failed"; }
-    println "$out" | sed 's/^/    /'
-    if echo "$out" | grep -q '"error"'; then
-        fatalln "orderer refused to join channel '${CHANNEL_NAME}' (does it exist already?)"
-    fi
-    retry_until "$CHANNEL_TIMEOUT" "orderer serving channel '${CHANNEL_NAME}' (Raft leader elected)" ordererServesChannel ||
-        exit "$EXIT_TIMEOUT"
-    println "    orderer serves '${CHANNEL_NAME}' (Raft leader elected)"
+    phase_begin "${#ORDERERS[@]} orderer(s) join (osnadmin channel join)"
+    local out name
+    for name in "${ORDERERS[@]}"; do
+        out="$(osnadminOn "$name" join --channelID "$CHANNEL_NAME" --config-block "$BLOCKFILE" 2>&1)" ||
+            { println "$out" >&2; fatalln "osnadmin channel join on ${name} failed"; }
+        println "$out" | sed "s/^/    ${name}: /"
+        if echo "$out" | grep -q '"error"'; then
+            fatalln "${name} refused to join channel '${CHANNEL_NAME}' (does it exist already?)"
+        fi
+    done
+    for name in "${ORDERERS[@]}"; do
+        retry_until "$CHANNEL_TIMEOUT" "${name}: '${CHANNEL_NAME}' active with consensus relation consenter" \
+            ordererIsConsenter "$name" || exit "$EXIT_TIMEOUT"
+        println "    ${name}: ${LAST_OUTPUT}"
+    done
+    for name in "${ORDERERS[@]}"; do
+        retry_until "$CHANNEL_TIMEOUT" "${name} serving channel '${CHANNEL_NAME}' (Raft leader elected)" \
+            ordererServesChannel "$name" || exit "$EXIT_TIMEOUT"
+    done
+    println "    every orderer serves '${CHANNEL_NAME}' (Raft leader elected)"
     phase_end
 
     phase_begin "peers join"
@@ -769,7 +823,7 @@ networkStatus() {
         if netctl alive "$f"; then state="running"; else state="STOPPED"; fi
         url=""
         case "$name" in
-            orderer) url="http://127.0.0.1:${ORDERER_OPS_PORT}/healthz" ;;
+            orderer|orderer2|orderer3) url="http://127.0.0.1:$(ordererPort "$name" _OPS)/healthz" ;;
             peer0.org1) url="http://127.0.0.1:${PEER0_ORG1_OPS_PORT}/healthz" ;;
             peer0.org2) url="http://127.0.0.1:${PEER0_ORG2_OPS_PORT}/healthz" ;;
         esac
@@ -826,7 +880,7 @@ networkDown() {
     resolvePython
     phase_begin "stop processes (SIGTERM, SIGKILL after ${STOP_GRACE}s)"
     local pidfiles=() f
-    # Chaincode servers first, then peers, then the orderer.
+    # Chaincode servers first, then peers, then the orderers.
     for f in "${WORK}"/pids/cc-*.pid; do [ -e "$f" ] && pidfiles+=("$f"); done
     if [ "${#pidfiles[@]}" -gt 0 ]; then
         netctl stop --grace "$STOP_GRACE" "${pidfiles[@]}" || fatalln "could not stop the chaincode servers"
@@ -839,7 +893,7 @@ networkDown() {
     pidfiles=()
     for f in "${WORK}"/pids/*.pid; do [ -e "$f" ] && pidfiles+=("$f"); done
     if [ "${#pidfiles[@]}" -gt 0 ]; then
-        netctl stop --grace "$STOP_GRACE" "${pidfiles[@]}" || fatalln "could not stop the orderer"
+        netctl stop --grace "$STOP_GRACE" "${pidfiles[@]}" || fatalln "could not stop the orderers"
     fi
     phase_end
     phase_begin "remove ${WORK}"

@@ -10,7 +10,7 @@ PYTHON=${PYTHON:-python3}
 step() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests and tools need, installed only when missing.
-APT_PACKAGES=(nodejs npm mosquitto chromium)
+APT_PACKAGES=(nodejs npm mosquitto chromium docker-compose)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   case $pkg in
@@ -18,6 +18,8 @@ for pkg in "${APT_PACKAGES[@]}"; do
     npm) command -v npm >/dev/null 2>&1 || missing+=("$pkg") ;;
     mosquitto) [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || missing+=("$pkg") ;;
     chromium) command -v chromium >/dev/null 2>&1 || missing+=("$pkg") ;;  # the browser tests' browser
+    docker-compose) command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 \
+      || missing+=("$pkg") ;;  # validates docker-compose.yaml (no engine needed)
     *) dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg") ;;
   esac
 done
@@ -37,6 +39,9 @@ step "Python environment (.venv)"
 step "npm packages (bench/node-records: the Node chaincode the benchmark compares against; tests/postman: newman)"
 (cd bench/node-records && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/postman && npm ci --no-audit --no-fund --loglevel=error)
+
+step "Secrets for docker-compose (.env: CA and CouchDB admin passwords, random, git-ignored)"
+bash network/compose/gen-env.sh
 
 step "Hyperledger Fabric binaries"
 if FABRIC_STATUS=$(.venv/bin/python -m tests.fabric.locate 2>&1); then

@@ -17,8 +17,10 @@
 #   FABRIC_CFG_PATH           Fabric's config dir (core.yaml for the CLI)
 #   PATH                      prefixed with the dir holding the peer binary the network uses
 #   CORE_PEER_TLS_ENABLED     true
-#   ORDERER_ADDRESS, ORDERER_CA, ORDERER_TLS_HOSTNAME
+#   ORDERER_ADDRESS, ORDERER_CA, ORDERER_TLS_HOSTNAME     (the first Raft orderer, "orderer")
 #   ORDERER_ADMIN_ADDRESS, ORDERER_ADMIN_TLS_SIGN_CERT, ORDERER_ADMIN_TLS_PRIVATE_KEY (osnadmin)
+#   ORDERER_COUNT; ORDERER2_ADDRESS, ORDERER2_ADMIN_ADDRESS, ORDERER3_... when those orderers run
+#   (the same CA, admin certificate and key work for every orderer)
 #   PEER0_ORG1_ADDRESS, PEER0_ORG1_CA, PEER0_ORG2_ADDRESS, PEER0_ORG2_CA
 #   PEER_CONN_ARGS            "--peerAddresses A1 --tlsRootCertFiles C1 --peerAddresses A2 ..." (both peers)
 # and after setGlobals ORG [USER]:
@@ -48,6 +50,15 @@ loadNetworkEnv() {
     export ORDERER_ADMIN_ADDRESS="127.0.0.1:${ORDERER_ADMIN_PORT}"
     export ORDERER_ADMIN_TLS_SIGN_CERT="${orgs}/ordererOrganizations/example.com/users/Admin@example.com/tls/client.crt"
     export ORDERER_ADMIN_TLS_PRIVATE_KEY="${orgs}/ordererOrganizations/example.com/users/Admin@example.com/tls/client.key"
+    # A network.env written before there were three orderers has no ORDERER_COUNT: it ran one.
+    export ORDERER_COUNT="${ORDERER_COUNT:-1}"
+    unset ORDERER2_ADDRESS ORDERER2_ADMIN_ADDRESS ORDERER3_ADDRESS ORDERER3_ADMIN_ADDRESS
+    if [ "$ORDERER_COUNT" -ge 2 ]; then
+        export ORDERER2_ADDRESS="127.0.0.1:${ORDERER2_PORT}" ORDERER2_ADMIN_ADDRESS="127.0.0.1:${ORDERER2_ADMIN_PORT}"
+    fi
+    if [ "$ORDERER_COUNT" -ge 3 ]; then
+        export ORDERER3_ADDRESS="127.0.0.1:${ORDERER3_PORT}" ORDERER3_ADMIN_ADDRESS="127.0.0.1:${ORDERER3_ADMIN_PORT}"
+    fi
     export PEER0_ORG1_ADDRESS="127.0.0.1:${PEER0_ORG1_PORT}"
     export PEER0_ORG1_CA="${orgs}/peerOrganizations/org1.example.com/tlsca/tlsca.org1.example.com-cert.pem"
     export PEER0_ORG2_ADDRESS="127.0.0.1:${PEER0_ORG2_PORT}"

@@ -5,7 +5,8 @@ Sub-commands (all settings come from the environment that network.sh exports):
 
   gen-node-configs   read the user's Fabric core.yaml / orderer.yaml and write one
                      config per node into the work folder with our overrides
-  gen-configtx OUT   fill the ${...} placeholders of network/configtx.yaml
+  gen-configtx OUT   fill the ${...} placeholders of network/configtx.yaml, keep the
+                     first ORDERER_COUNT Raft consenters and orderer endpoints
   check-ports P...   fail (exit 3) naming every port that is already bound on 127.0.0.1
   free-port START    print the first free port >= START not in --exclude
   start              start one process in its own session, write its pid file
@@ -68,13 +69,18 @@ def load_yaml(path: Path) -> dict:
         return yaml.safe_load(f)
 
 
-def dump_yaml(data: dict, path: Path, header: str) -> None:
+def dump_yaml(data: dict, path: Path, header: str, expand_aliases: bool = False) -> None:
     import yaml
+
+    class ExpandingDumper(yaml.SafeDumper):
+        def ignore_aliases(self, data):  # write shared objects out in full instead of as &anchors
+            return True
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as f:
         f.write(header)
-        yaml.safe_dump(data, f, sort_keys=False, default_flow_style=False)
+        yaml.dump(data, f, Dumper=ExpandingDumper if expand_aliases else yaml.SafeDumper, sort_keys=False,
+                  default_flow_style=False)
 
 
 def set_path(doc: dict, dotted: str, value) -> None:
@@ -149,14 +155,31 @@ def peer_overrides(org: int) -> dict:
     }
 
 
-def orderer_overrides() -> dict:
+# The Raft orderers: orderer, orderer2, orderer3 (ORDERER_COUNT of them, in this order). Each has its
+# own ports (ORDERER_PORT / ORDERER2_PORT ..., see network.config), certificates and ledger folder.
+ORDERER_NAMES = ("orderer", "orderer2", "orderer3")
+
+
+def orderer_names() -> list[str]:
+    raw = env("ORDERER_COUNT", "1")
+    if raw not in ("1", "2", "3"):
+        die(f"ORDERER_COUNT must be 1, 2 or 3, not {raw!r}", EXIT_USAGE)
+    return list(ORDERER_NAMES[: int(raw)])
+
+
+def orderer_port_var(name: str, kind: str = "") -> str:
+    """'orderer2', '_ADMIN' -> 'ORDERER2_ADMIN_PORT' (the variables network.config defines)."""
+    return f"{name.upper()}{kind}_PORT"
+
+
+def orderer_overrides(name: str) -> dict:
     work = Path(env("NETWORK_WORK_DIR"))
-    node_dir = org_dir() / "ordererOrganizations/example.com/orderers/orderer.example.com"
+    node_dir = org_dir() / f"ordererOrganizations/example.com/orderers/{name}.example.com"
     tls = node_dir / "tls"
-    data = work / "data" / "orderer"
+    data = work / "data" / name
     return {
         "General.ListenAddress": "127.0.0.1",
-        "General.ListenPort": int(env("ORDERER_PORT")),
+        "General.ListenPort": int(env(orderer_port_var(name))),
         "General.TLS.Enabled": True,
         "General.TLS.PrivateKey": str(tls / "server.key"),
         "General.TLS.Certificate": str(tls / "server.crt"),
@@ -173,13 +196,13 @@ def orderer_overrides() -> dict:
         "Consensus.WALDir": str(data / "etcdraft" / "wal"),
         "Consensus.SnapDir": str(data / "etcdraft" / "snapshot"),
         "ChannelParticipation.Enabled": True,
-        "Admin.ListenAddress": f"127.0.0.1:{env('ORDERER_ADMIN_PORT')}",
+        "Admin.ListenAddress": f"127.0.0.1:{env(orderer_port_var(name, '_ADMIN'))}",
         "Admin.TLS.Enabled": True,
         "Admin.TLS.Certificate": str(tls / "server.crt"),
         "Admin.TLS.PrivateKey": str(tls / "server.key"),
         "Admin.TLS.ClientAuthRequired": True,
         "Admin.TLS.ClientRootCAs": [str(tls / "ca.crt")],
-        "Operations.ListenAddress": f"127.0.0.1:{env('ORDERER_OPS_PORT')}",
+        "Operations.ListenAddress": f"127.0.0.1:{env(orderer_port_var(name, '_OPS'))}",
         "Operations.TLS.Enabled": False,
         "Metrics.Provider": "prometheus",
     }
@@ -200,19 +223,22 @@ def cmd_gen_node_configs(args) -> None:
         target = out / f"peer0.org{org}" / "core.yaml"
         dump_yaml(doc, target, header.format(src=src / "core.yaml"))
         print(f"  wrote {target}")
-    doc = load_yaml(src / "orderer.yaml")
-    for key, value in orderer_overrides().items():
-        set_path(doc, key, value)
-    target = out / "orderer" / "orderer.yaml"
-    dump_yaml(doc, target, header.format(src=src / "orderer.yaml"))
-    print(f"  wrote {target}")
+    for name in orderer_names():
+        doc = load_yaml(src / "orderer.yaml")
+        for key, value in orderer_overrides(name).items():
+            set_path(doc, key, value)
+        target = out / name / "orderer.yaml"
+        dump_yaml(doc, target, header.format(src=src / "orderer.yaml"))
+        print(f"  wrote {target}")
 
 
 def cmd_gen_configtx(args) -> None:
     template = string.Template((NETWORK_DIR / "configtx.yaml").read_text())
+    count = len(orderer_names())
     values = {
         "ORG_DIR": str(org_dir()),
-        "ORDERER_PORT": env("ORDERER_PORT"),
+        # The template names all three orderers; the ones beyond ORDERER_COUNT are dropped below.
+        **{orderer_port_var(name): env(orderer_port_var(name), "0") for name in ORDERER_NAMES},
         "PEER0_ORG1_PORT": env("PEER0_ORG1_PORT"),
         "PEER0_ORG2_PORT": env("PEER0_ORG2_PORT"),
         "BATCH_TIMEOUT": env("BATCH_TIMEOUT"),
@@ -224,10 +250,46 @@ def cmd_gen_configtx(args) -> None:
         text = template.substitute(values)
     except (KeyError, ValueError) as exc:
         die(f"configtx.yaml template: bad placeholder {exc}", EXIT_FAIL)
+    doc = keep_orderers(yaml_load_text(text), count)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("# GENERATED from network/configtx.yaml by netctl.py gen-configtx\n" + text)
-    print(f"  wrote {out}")
+    dump_yaml(doc, out, "# GENERATED from network/configtx.yaml by netctl.py gen-configtx (anchors expanded)\n",
+              expand_aliases=True)
+    print(f"  wrote {out} ({count} Raft consenter(s))")
+
+
+def yaml_load_text(text: str) -> dict:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def keep_orderers(doc: dict, count: int) -> dict:
+    """Keep the first ``count`` Raft consenters and orderer endpoints of every orderer section and organisation.
+
+    After loading, the profile's sections are the same objects as the anchored defaults, so trimming the
+    top-level ones trims the profile's too; the profile is walked as well in case it was written out in full.
+    """
+    def trim_orderer(section: dict | None) -> None:
+        consenters = ((section or {}).get("EtcdRaft") or {}).get("Consenters")
+        if consenters is not None:
+            if len(consenters) < count:
+                die(f"configtx.yaml lists {len(consenters)} consenters, ORDERER_COUNT is {count}", EXIT_FAIL)
+            del consenters[count:]
+
+    def trim_org(org: dict) -> None:
+        endpoints = org.get("OrdererEndpoints")
+        if endpoints is not None:
+            del endpoints[count:]
+
+    trim_orderer(doc.get("Orderer"))
+    for org in doc.get("Organizations") or []:
+        trim_org(org)
+    for profile in (doc.get("Profiles") or {}).values():
+        trim_orderer(profile.get("Orderer"))
+        for org in (profile.get("Orderer") or {}).get("Organizations") or []:
+            trim_org(org)
+    return doc
 
 
 # --------------------------------------------------------------------------- ports
@@ -505,6 +567,10 @@ def cmd_json(args) -> None:
         version, _, sequence = args.arg.partition(":")
         ok = doc.get("version") == version and str(doc.get("sequence")) == sequence
         sys.exit(0 if ok else 1)
+    elif args.query == "osn-consenter":  # osnadmin channel list --channelID: active Raft consenter?
+        print(f"status {doc.get('status')}, consensusRelation {doc.get('consensusRelation')}, "
+              f"height {doc.get('height')}")
+        sys.exit(0 if doc.get("status") == "active" and doc.get("consensusRelation") == "consenter" else 1)
     else:
         die(f"unknown json query {args.query}", EXIT_USAGE)
 
@@ -517,19 +583,33 @@ def cmd_write_network_json(args) -> None:
     orgs = org_dir()
     doc_path = work / "network.json"
     doc = json.loads(doc_path.read_text()) if doc_path.exists() else {}
+    orderer_org = orgs / "ordererOrganizations/example.com"
+    admin_tls = orderer_org / "users/Admin@example.com/tls"
+    orderers = [
+        {
+            "name": name,
+            "host": f"{name}.example.com",
+            "address": f"127.0.0.1:{env(orderer_port_var(name))}",
+            "admin_address": f"127.0.0.1:{env(orderer_port_var(name, '_ADMIN'))}",
+            "operations": f"http://127.0.0.1:{env(orderer_port_var(name, '_OPS'))}",
+            "tls_ca": str(orderer_org / "tlsca/tlsca.example.com-cert.pem"),
+            "pid_file": str(work / f"pids/{name}.pid"),
+            "log": str(work / f"logs/{name}.log"),
+        }
+        for name in orderer_names()
+    ]
     doc.update(
         {
             "work_dir": str(work),
             "fabric_bin": env("FABRIC_BIN_DIR"),
             "fabric_cfg_path": env("FABRIC_CFG_DIR"),
-            "orderer": {
-                "address": f"127.0.0.1:{env('ORDERER_PORT')}",
-                "admin_address": f"127.0.0.1:{env('ORDERER_ADMIN_PORT')}",
-                "operations": f"http://127.0.0.1:{env('ORDERER_OPS_PORT')}",
-                "tls_ca": str(orgs / "ordererOrganizations/example.com/tlsca/tlsca.example.com-cert.pem"),
-                "host": "orderer.example.com",
-                "pid_file": str(work / "pids/orderer.pid"),
-                "log": str(work / "logs/orderer.log"),
+            # "orderer" is the first Raft node (what a client submits to); "orderers" lists every one.
+            "orderer": orderers[0],
+            "orderers": orderers,
+            # The OrdererMSP admin's TLS client certificate: osnadmin (channel participation) on every orderer.
+            "orderer_admin": {
+                "tls_cert": str(admin_tls / "client.crt"),
+                "tls_key": str(admin_tls / "client.key"),
             },
             "orgs": {},
         }
@@ -657,7 +737,7 @@ def main(argv: list[str]) -> None:
     p.set_defaults(func=cmd_package_ccaas)
 
     p = sub.add_parser("json")
-    p.add_argument("query", choices=["height", "installed", "approvals", "sequence", "committed"])
+    p.add_argument("query", choices=["height", "installed", "approvals", "sequence", "committed", "osn-consenter"])
     p.add_argument("arg", nargs="?", default="")
     p.set_defaults(func=cmd_json)
 

@@ -97,8 +97,9 @@ class FabricNetwork:
         return next(iter(self.info["channels"]))
 
     def pid_of(self, component: str) -> int:
-        """The pid of 'orderer', 'peer0.org1', 'peer0.org2', 'cc-<chaincode name>' (one server for both peers)
-        or 'cc-<chaincode name>-org1' / '-org2' (one server per organisation, see :meth:`chaincode_pids`)."""
+        """The pid of 'orderer', 'orderer2', 'orderer3', 'peer0.org1', 'peer0.org2', 'cc-<chaincode name>' (one
+        server for both peers) or 'cc-<chaincode name>-org1' / '-org2' (one server per organisation, see
+        :meth:`chaincode_pids`)."""
         pid_file = self.work_dir / "pids" / f"{component}.pid"
         if not pid_file.exists() and component.startswith("cc-") and (
                 self.work_dir / "pids" / f"{component}-org1.pid").exists():
@@ -150,6 +151,41 @@ class FabricNetwork:
     def query(self, chaincode: str, *args: str, org: str = "org1", check: bool = True) -> subprocess.CompletedProcess:
         return self.peer("chaincode", "query", "-C", self.channel, "-n", chaincode,
                          "-c", json.dumps({"Args": list(args)}), org=org, check=check)
+
+    # -- the orderers ---------------------------------------------------------------------------------------------
+    @property
+    def orderers(self) -> list[dict]:
+        """Every Raft orderer of the network (``name``, ``address``, ``admin_address``, ``operations``, ...)."""
+        return self.info["orderers"]
+
+    def osnadmin_channel(self, orderer: str, channel: str | None = None) -> dict:
+        """``osnadmin channel list --channelID`` on ``orderer``: name, status, consensusRelation, height."""
+        info = self.info
+        node = next(o for o in info["orderers"] if o["name"] == orderer)
+        result = subprocess.run(
+            ["osnadmin", "channel", "list", "--channelID", channel or self.channel, "-o", node["admin_address"],
+             "--ca-file", node["tls_ca"], "--client-cert", info["orderer_admin"]["tls_cert"],
+             "--client-key", info["orderer_admin"]["tls_key"]],
+            env={**self.env, "PATH": f"{info['fabric_bin']}:{os.environ['PATH']}"}, capture_output=True, text=True,
+            timeout=30)
+        if result.returncode != 0 or "{" not in result.stdout:
+            raise NetworkError(f"osnadmin channel list on {orderer} exited {result.returncode}: "
+                               f"{result.stdout[-1000:]} {result.stderr[-1000:]}")
+        return json.loads(result.stdout[result.stdout.index("{"):])
+
+    def orderer_metric(self, orderer: str, metric: str) -> dict[str, float]:
+        """The samples of one Prometheus metric on ``orderer``'s operations endpoint: {labels: value}."""
+        import urllib.request
+
+        node = next(o for o in self.info["orderers"] if o["name"] == orderer)
+        with urllib.request.urlopen(f"{node['operations']}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        samples = {}
+        for line in text.splitlines():
+            if line.startswith(metric) and line[len(metric):len(metric) + 1] in ("{", " "):
+                labels, _, value = line[len(metric):].rpartition(" ")
+                samples[labels.strip()] = float(value)
+        return samples
 
     def height(self, org: str) -> tuple[int, str]:
         out = self.peer("channel", "getinfo", "-c", self.channel, org=org, user="Admin").stdout
