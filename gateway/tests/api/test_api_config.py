@@ -1,7 +1,6 @@
 """Settings read from the environment: the other organisations' peers for the Fabric backend."""
 
 import pytest
-
 from vpp_gateway.api.config import Config, ConfigError
 
 

@@ -21,7 +21,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -78,9 +78,13 @@ class AccountService:
     @classmethod
     def open(cls, directory: str | Path, *, mailer: Mailer, public_url: str = "http://127.0.0.1:8080",
              clock: Callable[[], float] = time.time, access_ttl_s: int = 900, refresh_ttl_s: int = 30 * 86400,
-             ) -> AccountService:
+             external_cas: Mapping[str, tuple[str | Path, str | Path]] | None = None) -> AccountService:
         """Open (or create) the account directory. Raises :class:`AccountStoreError` (``KEY_STORE_UNREADABLE``)
-        when ``master.key`` is missing or is not the one this store was made with."""
+        when ``master.key`` is missing or is not the one this store was made with.
+
+        ``external_cas``: MSP id → (certificate file, key file) of a CA the Fabric channel trusts for that
+        organisation. On a Fabric network the identities must come from there; the gateway's own CAs (created in
+        the directory) are trusted only by the embedded ledger."""
         root = Path(directory)
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o700)
@@ -88,7 +92,9 @@ class AccountService:
         try:
             keystore = cls._open_keystore(root, store)
             jwt_secret, _ = read_or_create_secret(root / JWT_KEY_FILE, 32)
-            cas = {msp: cls._open_ca(root / CA_DIR / msp, msp, organization, keystore)
+            external = dict(external_cas or {})
+            cas = {msp: cls._external_ca(msp, *external[msp]) if msp in external
+                   else cls._open_ca(root / CA_DIR / msp, msp, organization, keystore)
                    for msp, organization in ORGS.items()}
             service = cls(root, store, keystore, cas, AccessTokens(jwt_secret, clock, access_ttl_s), mailer,
                           public_url, clock, refresh_ttl_s)
@@ -114,6 +120,13 @@ class AccountService:
             raise AccountStoreError("KEY_STORE_UNREADABLE", f"{MASTER_KEY_FILE} in {root} is not the key this store "
                                     "was sealed with (replaced?): restore the original from the backup")
         return keystore
+
+    @staticmethod
+    def _external_ca(msp_id: str, certificate_file: str | Path, key_file: str | Path) -> LocalCA:
+        try:
+            return LocalCA.from_files(msp_id, certificate_file, key_file)
+        except (OSError, ValueError) as exc:
+            raise AccountStoreError("KEY_STORE_UNREADABLE", f"cannot open the {msp_id} CA: {exc}") from None
 
     @staticmethod
     def _open_ca(path: Path, msp_id: str, organization: str, keystore: KeyStore) -> LocalCA:

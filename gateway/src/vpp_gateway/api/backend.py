@@ -29,7 +29,12 @@ def open_accounts(config: Config) -> Any:
     else:
         log.warning("VPP_SMTP_HOST is empty: verification mails are written to the log (development only)")
         mailer = LogMailer()
-    return AccountService.open(Path(config.data_dir) / "accounts", mailer=mailer, public_url=config.public_url)
+    if config.backend == "fabric" and not config.fabric_ca_dirs:
+        log.warning("VPP_BACKEND=fabric without VPP_FABRIC_CA_DIR_ORG1/ORG2: users' identities come from the "
+                    "gateway's own CAs, which the channel does not trust; set the CA folders")
+    external = {msp: (Path(folder) / "cert.pem", Path(folder) / "key.pem") for msp, folder in config.fabric_ca_dirs}
+    return AccountService.open(Path(config.data_dir) / "accounts", mailer=mailer, public_url=config.public_url,
+                               external_cas=external)
 
 
 def open_ledger(config: Config, accounts: Any) -> LedgerClient:

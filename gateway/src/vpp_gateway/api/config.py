@@ -15,6 +15,10 @@ VPP_FABRIC_OTHER_PEERS (empty)                        the other organisations' p
                                                       ``address|tls_ca_file|tls_name``: a submit returns once each
                                                       of them has committed it too, so a dependent transaction
                                                       is not refused by a peer that lags
+VPP_FABRIC_CA_DIR_ORG1 (empty)                        folder with ``cert.pem`` and ``key.pem`` of a CA the channel
+VPP_FABRIC_CA_DIR_ORG2 (empty)                        trusts for Org1MSP / Org2MSP: users' identities are issued
+                                                      from it (required for ``fabric``; the gateway's own CAs
+                                                      are trusted by the embedded ledger only)
 VPP_CHAINCODE          vpp                            chaincode name
 VPP_SMTP_HOST          (empty = log mails)            SMTP server; empty uses LogMailer
 VPP_SMTP_PORT          587
@@ -86,6 +90,7 @@ class Config:
     fabric_tls_name: str = ""
     fabric_channel: str = "vppchannel"
     fabric_other_peers: tuple[tuple[str, str, str], ...] = ()
+    fabric_ca_dirs: tuple[tuple[str, str], ...] = ()  # (MSP id, folder with cert.pem and key.pem)
     chaincode: str = "vpp"
     smtp_host: str = ""
     smtp_port: int = 587
@@ -125,6 +130,9 @@ class Config:
             fabric_tls_name=text("VPP_FABRIC_TLS_NAME", ""),
             fabric_channel=text("VPP_FABRIC_CHANNEL", cls.fabric_channel),
             fabric_other_peers=_peers(env.get("VPP_FABRIC_OTHER_PEERS", "")),
+            fabric_ca_dirs=tuple((msp, folder) for msp, name in (("Org1MSP", "VPP_FABRIC_CA_DIR_ORG1"),
+                                                                 ("Org2MSP", "VPP_FABRIC_CA_DIR_ORG2"))
+                                 if (folder := text(name, ""))),
             chaincode=text("VPP_CHAINCODE", cls.chaincode),
             smtp_host=text("VPP_SMTP_HOST", ""),
             smtp_port=_int(env, "VPP_SMTP_PORT", cls.smtp_port, 1),

@@ -34,7 +34,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from cryptography.x509.oid import NameOID, ObjectIdentifier
 from fabric_protos.msp import identities_pb2
 
 __all__ = [
@@ -292,6 +292,26 @@ class LocalCA:
             raise ValueError(f"the CA key in {root} does not match {CERT_FILE}")
         return cls(info["msp_id"], info["organization"], certificate, key, root)
 
+    @classmethod
+    def from_files(cls, msp_id: str, certificate_file: str | Path, key_file: str | Path) -> LocalCA:
+        """An organisation CA whose certificate and (unencrypted PKCS#8 / SEC1) key already exist, for example the
+        network's own CA (cryptogen's ``ca/*-cert.pem`` + ``priv_sk``, or a Fabric CA's), so the identities it
+        issues are ones the channel's MSP trusts."""
+        certificate = x509.load_pem_x509_certificate(Path(certificate_file).read_bytes())
+        try:
+            key = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"cannot read the CA key {key_file}: {exc}") from exc
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"the CA key {key_file} is not an EC key")
+        public = serialization.PublicFormat.SubjectPublicKeyInfo
+        if key.public_key().public_bytes(serialization.Encoding.DER, public) != \
+                certificate.public_key().public_bytes(serialization.Encoding.DER, public):
+            raise ValueError(f"the CA key {key_file} does not match {certificate_file}")
+        names = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        organization = str(names[0].value) if names else msp_id
+        return cls(_check_name(msp_id, "msp_id"), organization, certificate, key, Path(certificate_file).parent)
+
     def issue(self, enrollment_id: str, role: str, attributes: Mapping[str, str] | None = None,
               organizational_unit: str = "client", valid_days: int = 365,
               *, now: dt.datetime | None = None) -> IssuedIdentity:
@@ -336,7 +356,8 @@ class LocalCA:
             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
                                          data_encipherment=False, key_agreement=False, key_cert_sign=False,
                                          crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            # no ExtendedKeyUsage: Fabric's MSP verifies with Go's default (server auth), so a clientAuth-only leaf
+            # under a CA that lists EKUs (cryptogen's does) is "incompatible key usage"; Fabric CA's leaves have none
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
             .add_extension(x509.UnrecognizedExtension(ATTRIBUTE_EXTENSION_OID, attr_json), critical=False)
