@@ -40,6 +40,9 @@ step "npm packages (bench/node-records: the Node chaincode the benchmark compare
 (cd bench/node-records && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/postman && npm ci --no-audit --no-fund --loglevel=error)
 
+step "Web app (web/: npm packages, then the production build into web/dist, which the gateway serves)"
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+
 step "Secrets for docker-compose (.env: CA and CouchDB admin passwords, random, git-ignored)"
 bash network/compose/gen-env.sh
 
