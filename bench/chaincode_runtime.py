@@ -122,6 +122,7 @@ def run(args) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     net = FabricNetwork(work, int(os.environ.get("VPP_BENCH_FABRIC_PORT_BASE", "37050")),
                         log=lambda m: print(m, flush=True))
+    net.env["ORDERER_COUNT"] = "1"  # the topology these figures were first measured on: one Raft orderer
     phases = ["submit-c8", "submit-c32", "evaluate-c32"]
     samples: dict[str, dict[str, list[dict]]] = {name: {p: [] for p in phases} for name in RUNTIMES}
     try:
