@@ -24,6 +24,7 @@ BENCHMARKS = {
     "embedded-readings": "bench.embedded_readings",
     "edge-intervals": "bench.edge_intervals",
     "modbus-polls": "bench.modbus_polls",
+    "rest-gateway": "bench.rest_gateway",
 }
 
 

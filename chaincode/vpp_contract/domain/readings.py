@@ -83,7 +83,7 @@ def parse_signed_reading(obj: object) -> Reading:
     except (binascii.Error, ValueError) as exc:
         raise DomainError(Code.INVALID_ARGUMENT, "signature is not valid base64") from exc
     kind = payload.get("kind")
-    if kind not in KIND_FIELDS:
+    if not isinstance(kind, str) or kind not in KIND_FIELDS:  # a list or object is not hashable: check the type
         raise DomainError(Code.INVALID_ARGUMENT, f"kind must be one of {', '.join(sorted(KIND_FIELDS))}")
     required, optional = KIND_FIELDS[kind]
     fields = set(payload) - ENVELOPE_FIELDS

@@ -178,3 +178,18 @@ async def test_a_failing_ledger_call_fails_the_transaction_with_peer_error(ident
 async def test_malformed_batches_are_invalid_arguments(world, bad):
     result = await world.peer.invoke("vpp", "SubmitReadings", bad, identity=world.admin, timestamp=world.now)
     assert result.response.message.startswith("INVALID_ARGUMENT")
+
+
+@pytest.mark.parametrize("field", ["meter", "key", "kind", "start", "interval", "wh"])
+async def test_any_json_type_in_any_payload_field_is_rejected_per_reading(world, field):
+    """Found by schemathesis through the REST gateway: {"kind": {}} crashed the whole batch (unhashable)."""
+    meters = await world.site("s1", "alice")
+    gen = meters["gen"]
+    bad = [{"payload": {**gen.sign("generation", T + 900 * n, wh=1)["payload"], field: value}, "signature": "AA=="}
+           for n, value in enumerate([{}, [], ["generation"], None, True, "x", -1, 2**64], start=1)]
+    results = await world.submit(gen.sign("generation", T, wh=7), *bad)
+    assert results[0]["status"] == "accepted"
+    for result in results[1:]:
+        assert result["status"] == "rejected" and result["code"] in ("INVALID_ARGUMENT", "UNKNOWN_METER",
+                                                                     "WRONG_KIND", "UNKNOWN_KEY",
+                                                                     "MISALIGNED_INTERVAL", "BAD_SIGNATURE"), result

@@ -44,7 +44,8 @@ def open_ledger(config: Config, accounts: Any) -> LedgerClient:
         from ..embedded import EmbeddedLedger
 
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
-        ledger = EmbeddedLedger.open(Path(config.data_dir) / "ledger.db")
+        ledger = EmbeddedLedger.open(Path(config.data_dir) / "ledger.db", block_size=config.block_size,
+                                     block_timeout=config.block_timeout_ms / 1000)
         ledger.install(config.chaincode, chaincode)
         return EmbeddedLedgerClient(ledger, config.chaincode, owns_ledger=True)
 

@@ -20,6 +20,8 @@ VPP_FABRIC_CA_DIR_ORG2 (empty)                        trusts for Org1MSP / Org2M
                                                       from it (required for ``fabric``; the gateway's own CAs
                                                       are trusted by the embedded ledger only)
 VPP_CHAINCODE          vpp                            chaincode name
+VPP_BLOCK_SIZE         50                             embedded: a block is cut at this many transactions ...
+VPP_BLOCK_TIMEOUT_MS   25                             ... or this long after its first one (latency vs block count)
 VPP_SMTP_HOST          (empty = log mails)            SMTP server; empty uses LogMailer
 VPP_SMTP_PORT          587
 VPP_SMTP_SENDER        vpp-ledger@localhost
@@ -92,6 +94,8 @@ class Config:
     fabric_other_peers: tuple[tuple[str, str, str], ...] = ()
     fabric_ca_dirs: tuple[tuple[str, str], ...] = ()  # (MSP id, folder with cert.pem and key.pem)
     chaincode: str = "vpp"
+    block_size: int = 50
+    block_timeout_ms: int = 25
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_sender: str = "vpp-ledger@localhost"
@@ -134,6 +138,8 @@ class Config:
                                                                  ("Org2MSP", "VPP_FABRIC_CA_DIR_ORG2"))
                                  if (folder := text(name, ""))),
             chaincode=text("VPP_CHAINCODE", cls.chaincode),
+            block_size=_int(env, "VPP_BLOCK_SIZE", cls.block_size, 1),
+            block_timeout_ms=_int(env, "VPP_BLOCK_TIMEOUT_MS", cls.block_timeout_ms, 1),
             smtp_host=text("VPP_SMTP_HOST", ""),
             smtp_port=_int(env, "VPP_SMTP_PORT", cls.smtp_port, 1),
             smtp_sender=text("VPP_SMTP_SENDER", cls.smtp_sender),

@@ -126,6 +126,9 @@ def _ledger_error(error: LedgerError) -> ApiError:
     if isinstance(error, ContractError):
         if error.code is None:
             return ApiError("CHAINCODE_REJECTED", error.message)
+        if error.code == "INTERNAL":  # the contract itself failed: a bug to fix, whose details stay in the log
+            log.error("the contract failed: %s (tx %s)", error.message, error.tx_id)
+            return ApiError("INTERNAL", "internal error; it has been logged", status=500, **_tx(error))
         if error.code not in ERROR_STATUS:
             log.warning("chaincode code %s is not in the gateway's error table; answering 400", error.code)
         return ApiError(error.code, error.message, status=status_of(error.code), **_tx(error))
