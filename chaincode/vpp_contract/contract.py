@@ -283,7 +283,9 @@ class EnergyContract(Contract):
         caller = caller_of(ctx)
         require_account_access(caller, account)
         tx = Tx.open(ctx)
-        balance = {token: sum(lot.amount for lot in await tx.lots(account, token)) for token in ALL_TOKENS}
+        balance = dict.fromkeys(ALL_TOKENS, 0)
+        for _, lot in await tx.view.scan("lot", account):  # one range read for every token of the account
+            balance[lot["token"]] += lot["amount"]
         return {"account": account, **balance, "credit_micro": await credit(tx, account)}
 
     @evaluate

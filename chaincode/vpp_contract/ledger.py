@@ -17,9 +17,9 @@ simulation holds the peer's state lock that commits wait for. Events use simple 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from fabric_ccaas import ChaincodeStub
 from fabric_ccaas.keys import create_composite_key
 
@@ -77,7 +77,7 @@ class LedgerView:
 
     async def get_json(self, k: str) -> Any | None:
         raw = await self.get(k)
-        return json.loads(raw) if raw else None
+        return orjson.loads(raw) if raw else None
 
     async def put_json(self, k: str, value: Any) -> None:
         raw = canonical(value)
@@ -90,7 +90,7 @@ class LedgerView:
 
     async def scan_range(self, start: str, end: str) -> list[tuple[str, Any]]:
         """Committed simple keys in [start, end) (pending writes are not merged: used by queries only)."""
-        return [(kv.key, json.loads(kv.value)) async for kv in await self.stub.get_state_by_range(start, end)]
+        return [(kv.key, orjson.loads(kv.value)) async for kv in await self.stub.get_state_by_range(start, end)]
 
     async def scan(self, object_type: str, *parts: str | int) -> list[tuple[str, Any]]:
         """All (key, value) under a partial composite key, committed state merged with pending writes."""
@@ -103,7 +103,7 @@ class LedgerView:
                     found.pop(k, None)
                 else:
                     found[k] = value
-        return [(k, json.loads(v)) for k, v in sorted(found.items())]
+        return [(k, orjson.loads(v)) for k, v in sorted(found.items())]
 
 
 def _fmt(parts: tuple[str | int, ...]):
