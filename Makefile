@@ -52,6 +52,13 @@ deploy-conformance: ## deploy the conformance chaincode (every stub call) to the
 	$(NETWORK) deployCCAAS -ccn conformance -ccdir chaincode/examples -cccg chaincode/examples/collections.json \
 	  -ccstart "exec $(CURDIR)/$(VENV)/bin/fabric-ccaas conformance:chaincode"
 
+.PHONY: demo demo-test
+demo: ## the whole system on this machine, no Docker (ARGS="--sites 3 --factor 60 --days-back 2 --port 8080 --reset"); see docs/DEMO.md
+	$(PY) scripts/demo $(ARGS)
+
+demo-test: ## the demo's end-to-end test: ten simulated days, a restart, everything balanced (about 2.5 minutes)
+	$(VENV)/bin/pytest tests/e2e -q
+
 clean: ## remove generated state (network work folder, caches); keeps .venv
 	-$(NETWORK) down
 	rm -rf .pytest_cache .ruff_cache .hypothesis bench/work
