@@ -51,7 +51,7 @@ def test_console_entry_serves_api_and_web_app(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
-    assert process.returncode in (0, -signal.SIGTERM), output  # uvicorn re-raises the signal once it has stopped
+    assert process.returncode == 0, output  # a graceful stop exits 0 (uvicorn re-raises the signal: handled)
     assert output.count("gateway configuration:") == 1  # one app, one ledger: nothing opened twice
     assert "gateway configuration:" in output and "smtp_password=***" in output
     assert "never-logged-secret" not in output
