@@ -92,6 +92,7 @@ class Bridge:
         client.subscribe(topics.INTERVAL_WILDCARD, qos=1)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        log.info("bridge subscribed to %s", topics.INTERVAL_WILDCARD)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.subscribed.set)
 
