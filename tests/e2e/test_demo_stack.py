@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -23,6 +25,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -218,7 +221,7 @@ def test_demo_runs_ten_days_restarts_and_balances(tmp_path: Path) -> None:
     accounts = {row.split()[0]: row.split() for row in (data / "ACCOUNTS.txt").read_text().splitlines()
                 if row.strip() and not row.startswith("#") and row.split()[0] in ("admin",)}
     env = {**os.environ, "VPP_DATA_DIR": str(data / "gateway"), "VPP_PORT": str(http_port), "VPP_RATE_PER_MIN": "0",
-           "PYTHONPATH": str(REPO / "chaincode")}
+           "PYTHONPATH": str(REPO / "chaincode"), "VPP_WEB_DIR": str(REPO / "web" / "dist")}
     with (tmp_path / "audit-gateway.log").open("wb") as log:
         gateway = subprocess.Popen([sys.executable, "-m", "vpp_gateway.api"], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
@@ -234,6 +237,7 @@ def test_demo_runs_ten_days_restarts_and_balances(tmp_path: Path) -> None:
             assert time.monotonic() < deadline and gateway.poll() is None, (tmp_path / "audit-gateway.log").read_text()
             time.sleep(0.3)
         check_ledger(Rest(base, accounts["admin"][1], accounts["admin"][2]), data, collector, sim_start)
+        check_web_app_numbers(base, data, tmp_path)
     finally:
         os.kill(gateway.pid, signal.SIGTERM)
         gateway.wait(30)
@@ -308,3 +312,36 @@ def check_ledger(api: Rest, data: Path, collector: SampleCollector, sim_start: i
     assert supply["Tgen"]["burned"] == totals["tgen_burned"], (supply, dict(totals))
     assert supply["Tstorage"]["minted"] == totals["tstorage_minted"] > 0, (supply, dict(totals))
     assert supply["Tstorage"]["burned"] == totals["tstorage_burned"], (supply, dict(totals))
+
+
+def check_web_app_numbers(base: str, data: Path, tmp_path: Path) -> None:
+    """The dashboard each demo owner sees in Chromium shows the ledger's balances (GET /me/balance)."""
+    chromium = os.environ.get("VPP_CHROMIUM", "/usr/bin/chromium")
+    node = shutil.which("node")
+    assert node and Path(chromium).exists(), "node and Chromium are installed by make setup"
+    assert (REPO / "web" / "dist" / "index.html").exists(), "web/dist is built by make setup"
+    owners = [{"email": row.split()[1], "password": row.split()[2]}
+              for row in (data / "ACCOUNTS.txt").read_text().splitlines()
+              if row.strip() and not row.startswith("#") and row.split()[0] == "owner"]
+    assert len(owners) == 3
+    scenario = tmp_path / "dashboard.json"
+    scenario.write_text(json.dumps({"base_url": base, "chromium": chromium, "owners": owners}))
+    result = subprocess.run([node, str(REPO / "tests" / "e2e" / "dashboard.mjs"), str(scenario)],
+                            capture_output=True, text=True, timeout=180, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shown = {row["email"]: row for row in json.loads(result.stdout.strip().splitlines()[-1])}
+
+    def whole(text: str) -> int:  # "12,345 Tgen" -> 12345
+        return int(re.sub(r"[^0-9]", "", text.split()[0]))
+
+    def micro(text: str) -> int:  # "10.00" (or "€10.00") -> 10_000_000
+        number = Decimal(re.sub(r"[^0-9.]", "", text))
+        return int(number * 1_000_000)
+
+    for owner in owners:
+        balance = Rest(base, owner["email"], owner["password"]).get("/me/balance")
+        card = shown[owner["email"]]
+        assert whole(card["tgen"]) == balance["Tgen"], (card, balance)
+        assert whole(card["tstorage"]) == balance["Tstorage"] + balance["TstorageReserved"], (card, balance)
+        assert micro(card["credit"]) == balance["credit_micro"], (card, balance)
+    print(f"web app dashboards equal the ledger for {len(owners)} owners: {list(shown.values())}")
