@@ -14,6 +14,8 @@ import atexit
 import functools
 import multiprocessing
 import os
+import select
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -77,12 +79,34 @@ _pool: ProcessPoolExecutor | None = None
 _pool_pid = 0
 
 
+def _exit_with(parent_pid: int) -> None:
+    """Worker initializer: end this worker when the process that made the pool dies, even by SIGKILL. A pool's
+    workers otherwise wait forever on a queue whose other end they hold themselves (seen: forkserver and worker
+    left behind by every killed gateway or chaincode server)."""
+
+    def watch() -> None:
+        try:
+            pidfd = os.pidfd_open(parent_pid)
+        except (AttributeError, OSError):  # no pidfd (old kernel) or the parent is already gone
+            while True:
+                try:
+                    os.kill(parent_pid, 0)
+                except OSError:
+                    os._exit(0)
+                threading.Event().wait(1)
+        select.select([pidfd], [], [])  # readable once the parent has exited
+        os._exit(0)
+
+    threading.Thread(target=watch, name="vpp-verify-parent-watch", daemon=True).start()
+
+
 def _executor(workers: int) -> ProcessPoolExecutor:
     global _pool, _pool_pid
     if _pool is None or _pool_pid != os.getpid():  # a forked child never shares its parent's pool
         # forkserver: the workers come from a clean process, not a fork of one running gRPC threads
         context = multiprocessing.get_context("forkserver")
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_exit_with,
+                                    initargs=(os.getpid(),))
         _pool_pid = os.getpid()
     return _pool
 

@@ -71,3 +71,52 @@ async def test_a_killed_worker_falls_back_to_verifying_here(items, monkeypatch):
     assert await signatures.verify_batch(batch) == expected  # broken pool: answered in process
     assert await signatures.verify_batch(batch) == expected  # and a new pool next time
     signatures.shutdown()
+
+
+CHILD = """
+import asyncio, os, sys
+os.environ["VPP_VERIFY_WORKERS"] = "1"
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from vpp_contract import signatures
+
+async def main():
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    items = [(pem, b"m%d" % i, key.sign(b"m%d" % i, ec.ECDSA(hashes.SHA256()))) for i in range(100)]
+    assert await signatures.verify_batch(items) == [None] * 100
+    print(" ".join(str(pid) for pid in signatures._pool._processes), flush=True)
+    await asyncio.sleep(60)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_and_their_server_end_when_the_process_that_made_them_is_killed(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    workers = [int(pid) for pid in child.stdout.readline().split()]
+    servers = {int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) for pid in workers}
+    assert workers and all(_alive(pid) for pid in workers + list(servers))
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers + list(servers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers + list(servers)), "verification processes outlived their parent"
