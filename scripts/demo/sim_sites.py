@@ -10,36 +10,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 from pathlib import Path
 
-from vpp_edge.simulators.modbus_server import SimulatorServer, Unit, quiet_pymodbus
-from vpp_edge.simulators.sites import build_site
+from vpp_edge.simulators.serve import serve_sites
 
 from demo.simclock import CatchUpClock, DemoState
 
 
 async def serve(state: DemoState, host: str, port: int) -> None:
-    quiet_pymodbus()
     clock = CatchUpClock(state.sim)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    servers = []
-    for index in range(state.sites):
-        devices = build_site(index, state.seed, state.model_start)
-        units = [Unit(d.unit_id, d.sim, clock) for d in devices]
-        for unit in units:  # integrate the models up to now before serving (the first poll must not time out)
-            unit.image()
-        servers.append(await SimulatorServer(host, port + index, units).start())
-        print(f"site {index + 1}: {', '.join(d.device for d in devices)} on {host}:{port + index}", flush=True)
-    print(f"simulators ready; simulated time {clock.now():.0f}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        for server in servers:
-            await server.stop()
+
+    def announce(index: int, site_port: int, devices: list) -> None:
+        print(f"site {index + 1}: {', '.join(d.device for d in devices)} on {host}:{site_port}", flush=True)
+        if index == state.sites - 1:
+            print(f"simulators ready; simulated time {clock.now():.0f}", flush=True)
+
+    await serve_sites(host, port, state.sites, state.seed, state.model_start, clock, announce)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import time
 
 from vpp_edge.clock import AcceleratedClock
-from vpp_edge.simulators.modbus_server import SimulatorServer, Unit, quiet_pymodbus
-from vpp_edge.simulators.sites import build_site
+from vpp_edge.simulators.serve import serve_sites
 
 
 def default_start(days_ago: float) -> float:
@@ -25,29 +22,16 @@ def default_start(days_ago: float) -> float:
 
 
 async def serve(args) -> None:
-    quiet_pymodbus()
     start = args.start if args.start is not None else default_start(args.days_ago)
-    clock = AcceleratedClock(start, args.factor)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    servers = []
     print(f"{'device':<16} {'kind':<11} {'host:port':<17} {'unit':>4}  map", flush=True)
-    for index in range(args.sites):
-        port = args.port + index
-        devices = build_site(index, args.seed, start)
-        servers.append(await SimulatorServer(args.host, port, [Unit(d.unit_id, d.sim, clock) for d in devices])
-                       .start())
+
+    def table(index: int, port: int, devices: list) -> None:
         for d in devices:
             print(f"{d.device:<16} {d.kind:<11} {f'{args.host}:{port}':<17} {d.unit_id:>4}  {d.map_name}", flush=True)
-    print(f"simulated time starts at {start:.0f} (epoch s) and runs {args.factor}x; Ctrl-C stops", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        for server in servers:
-            await server.stop()
+        if index == args.sites - 1:
+            print(f"simulated time starts at {start:.0f} (epoch s) and runs {args.factor}x; Ctrl-C stops", flush=True)
+
+    await serve_sites(args.host, args.port, args.sites, args.seed, start, AcceleratedClock(start, args.factor), table)
 
 
 def main(argv: list[str] | None = None) -> None:
