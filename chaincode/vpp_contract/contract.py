@@ -24,11 +24,10 @@ from .rules import (
     offer_record,
     readings_of,
 )
-from .txn import Tx, caller_of, checked_name, positive, require_account_access, require_role
+from .txn import ALL_TOKENS, Tx, caller_of, checked_name, positive, require_account_access, require_role
 
 ASSET_KINDS = {"generator": "generation", "battery": "battery", "load": "load", "grid": "grid"}
 MAX_BATCH = 1000
-ALL_TOKENS = (TGEN, TSTORAGE, TSTORAGE_RESERVED)
 
 
 # -- the contract ---------------------------------------------------------------------------------------------
@@ -283,10 +282,7 @@ class EnergyContract(Contract):
         caller = caller_of(ctx)
         require_account_access(caller, account)
         tx = Tx.open(ctx)
-        balance = dict.fromkeys(ALL_TOKENS, 0)
-        for _, lot in await tx.view.scan("lot", account):  # one range read for every token of the account
-            balance[lot["token"]] += lot["amount"]
-        return {"account": account, **balance, "credit_micro": await credit(tx, account)}
+        return {"account": account, **await tx.balances(account), "credit_micro": await credit(tx, account)}
 
     @evaluate
     async def GetLots(self, ctx: Context, account: str, token: str) -> list:

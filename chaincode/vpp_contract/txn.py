@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from fabric_ccaas import ChaincodeError, Context
 
 from .codes import Code
-from .domain.tokens import TSTORAGE, TSTORAGE_RESERVED, Lot, Take, scale_shares, take_fifo
+from .domain.tokens import TGEN, TSTORAGE, TSTORAGE_RESERVED, Lot, Take, scale_shares, take_fifo
 from .ledger import LedgerView, event_key, key
 
 ROLES = ("admin", "owner", "utility", "auditor")
 EVENT_NAME = "VppLedger"
+ALL_TOKENS = (TGEN, TSTORAGE, TSTORAGE_RESERVED)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ class Tx:
     # lots
     async def lots(self, owner: str, token: str) -> list[Lot]:
         return [Lot.from_json(v) for _, v in await self.view.scan("lot", owner, token)]
+
+    async def balances(self, owner: str) -> dict[str, int]:
+        """Per token, the sum of the owner's lots: one range read for every token."""
+        totals = dict.fromkeys(ALL_TOKENS, 0)
+        for _, lot in await self.view.scan("lot", owner):
+            totals[lot["token"]] += lot["amount"]
+        return totals
 
     async def put_lot(self, lot: Lot) -> None:
         await self.view.put_json(key("lot", lot.owner, lot.token, lot.origin_start, lot.lot_id), lot.to_json())
