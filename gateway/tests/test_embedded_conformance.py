@@ -188,3 +188,31 @@ async def test_events_of_valid_transactions_resume_from_a_block(ledger, call, al
     await call("Emit", "Burned", "3")
     assert (await asyncio.wait_for(waiting, 2))[0].event_name == "Burned"
 
+
+
+async def test_in_process_state_calls_record_what_the_messages_record(ledger, alice, monkeypatch):
+    """The stub's in-process GET_STATE/PUT_STATE (no message encoding) leave the same read/write set and answer as
+    the ChaincodeMessage exchange, which the Simulator still serves for stubs on other transports."""
+    from vpp_gateway.embedded.simulator import Simulator
+
+    await ledger.submit("conformance", "Put", ["k", "v1"], alice.creator)
+    messages_seen: list[int] = []
+    dispatch = Simulator._dispatch
+    monkeypatch.setattr(Simulator, "_dispatch", lambda self, ctx, m: messages_seen.append(m.type) or dispatch(
+        self, ctx, m))
+
+    async def endorse():
+        read = await ledger.endorse("conformance", "Get", ["k"], alice.creator, nonce=b"r" * 24, timestamp=5)
+        write = await ledger.endorse("conformance", "Put", ["k2", "v2"], alice.creator, nonce=b"w" * 24, timestamp=5)
+        return read.response.payload, read.rwset, write.rwset
+
+    local = await endorse()
+    assert messages_seen == []  # neither call went through a message
+    monkeypatch.delattr(Simulator, "get_state_local")
+    monkeypatch.delattr(Simulator, "put_state_local")
+    by_message = await endorse()
+    assert len(messages_seen) == 2
+    assert local == by_message
+    payload, read_set, write_set = local
+    assert payload == b"v1" and list(read_set.reads.values()) == [(1, 0)] and not read_set.writes
+    assert [(k[2], w.value) for k, w in write_set.writes.items()] == [("k2", b"v2")]

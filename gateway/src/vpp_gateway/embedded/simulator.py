@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from fabric_ccaas.errors import PeerError
 from fabric_ccaas.handler import Chaincode
 from fabric_ccaas.keys import COMPOSITE_KEY_NAMESPACE
 from fabric_ccaas.mango import matches, selector_of
@@ -49,6 +50,9 @@ class _Flags:
 
     paginated: bool = False
     wrote: bool = False
+    # only public keys and ranges were read (no rich, history or paginated query, no private data, no other
+    # chaincode): the read set then names everything the answer depends on (see .evaluations)
+    state_reads_only: bool = True
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Simulation:
     response: proposal_response_pb2.Response
     event: chaincode_event_pb2.ChaincodeEvent | None
     rwset: RWSet
+    repeatable: bool = False  # the same arguments and creator give the same answer until the read set changes
 
 
 class Simulator:
@@ -96,7 +101,8 @@ class Simulator:
             raise SimulationError(f"chaincode {chaincode} is not installed")
         context = _Context(chaincode, _Flags(), proposal)
         response, stub = await self._run(context, tx_id, args, proposal)
-        return Simulation(response, stub.event, context.rwset)
+        return Simulation(response, stub.event, context.rwset,
+                          context.flags.state_reads_only and not stub.proposal_context_read)
 
     async def _run(self, context: _Context, tx_id: str, args: list[bytes], proposal):
         stack = self._running.setdefault((self.store.channel, tx_id), [])
@@ -116,6 +122,7 @@ class Simulator:
         if not stack:
             return _error(message, f"no transaction context for {message.txid}")
         if message.type == MT.INVOKE_CHAINCODE:
+            stack[-1].flags.state_reads_only = False
             return await self._invoke_chaincode(stack[-1], message)
         try:
             payload = self._dispatch(stack[-1], message)
@@ -140,11 +147,36 @@ class Simulator:
         return MT(type=MT.RESPONSE, payload=completed.SerializeToString(), txid=message.txid,
                   channel_id=message.channel_id)
 
+    # -- the stub's in-process calls (fabric_ccaas.stub.LocalStateTransport): GET_STATE and PUT_STATE of public
+    #    state without encoding messages; the same read/write set entries as the messages below
+    def _context(self, channel_id: str, tx_id: str, request: str) -> _Context:
+        stack = self._running.get((channel_id, tx_id))
+        if not stack:
+            raise PeerError(request, f"no transaction context for {tx_id}")
+        return stack[-1]
+
+    def get_state_local(self, channel_id: str, tx_id: str, key: str) -> bytes:
+        ctx = self._context(channel_id, tx_id, "GET_STATE")
+        state_key = (ctx.namespace, "", key)
+        entry = self.store.get(state_key)
+        ctx.rwset.record_read(state_key, entry.version if entry else None)
+        return entry.value if entry else b""
+
+    def put_state_local(self, channel_id: str, tx_id: str, key: str, value: bytes) -> None:
+        ctx = self._context(channel_id, tx_id, "PUT_STATE")
+        try:
+            self._check_write(ctx)
+        except SimulationError as exc:
+            raise PeerError("PUT_STATE", str(exc)) from None
+        ctx.rwset.writes[(ctx.namespace, "", key)] = Write(value or None)  # empty value: a delete, as below
+
     def _dispatch(self, ctx: _Context, message: shim.ChaincodeMessage) -> bytes:
         kind, body = message.type, message.payload
         if kind in (MT.GET_STATE, MT.GET_PRIVATE_DATA_HASH, MT.GET_STATE_METADATA):
             req = (shim.GetStateMetadata if kind == MT.GET_STATE_METADATA else shim.GetState).FromString(body)
             state_key = (ctx.namespace, req.collection, req.key)
+            if req.collection:
+                ctx.flags.state_reads_only = False
             entry = self.store.get(state_key)
             ctx.rwset.record_read(state_key, entry.version if entry else None)
             if kind == MT.GET_STATE:
@@ -175,10 +207,13 @@ class Simulator:
             return b""
         if kind == MT.GET_STATE_BY_RANGE:
             req = shim.GetStateByRange.FromString(body)
+            if req.collection or req.metadata:
+                ctx.flags.state_reads_only = False
             rows = visible_range(self.store.range(ctx.namespace, req.collection, req.startKey, req.endKey),
                                  req.startKey)
             return self._results(ctx, req.collection, req.metadata, rows, (req.startKey, req.endKey))
         if kind == MT.GET_QUERY_RESULT:
+            ctx.flags.state_reads_only = False
             req = shim.GetQueryResult.FromString(body)
             selector = selector_of(req.query)
             rows = [row for row in self.store.all_in(ctx.namespace, req.collection) if matches(row[1], selector)]
@@ -190,6 +225,7 @@ class Simulator:
             ctx.iterators.pop(req.id, None)
             return shim.QueryResponse(id=req.id).SerializeToString()
         if kind == MT.GET_HISTORY_FOR_KEY:
+            ctx.flags.state_reads_only = False
             req = shim.GetHistoryForKey.FromString(body)
             items = [kv_query_result_pb2.KeyModification(
                 tx_id=h.tx_id, value=h.value, timestamp=Timestamp(seconds=h.seconds, nanos=h.nanos),
