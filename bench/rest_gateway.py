@@ -8,6 +8,10 @@ a) Requests per second of ``GET /api/v1/balances/{account}`` (an owner's JWT; th
    The load generator is a separate process: asyncio + uvloop, HTTP/1.1 keep-alive, ``CONNECTIONS`` connections,
    each with one request in flight (closed loop). Its own CPU time and the server's are reported, so it can be seen
    whether the generator or the server is the limit.
+   The embedded ledger keeps an evaluation's answer until a block writes what it read (see
+   ``vpp_gateway.embedded.evaluations``), so these rounds, in which nothing commits, mostly measure the gateway; a
+   churn round then reads the same balance while 100-reading batches minting for that owner commit at
+   ``MIXED_BATCHES_PER_S``, so every block drops the answer.
 b) Latency (p50, p99) of ``POST /api/v1/readings/batches`` with 100 meter-signed readings per batch (one interval
    of 100 meters, as the edge bridge sends them), sequential and with 4 concurrent submitters, counting only batches
    whose 100 readings were all accepted. Beside it: the time one core needs to verify 100 P-256 signatures (the
@@ -33,6 +37,7 @@ CONNECTIONS = 8
 BATCH = 100
 SUBMITTERS = 4
 OWNER_LOTS = 96  # one day of 15-minute readings: the balance is a sum over lots
+MIXED_BATCHES_PER_S = 2  # the churn round: 100-reading batches minting for the owner whose balance is read
 
 BARE_APP = """
 import falcon.asgi, uvicorn, sys
@@ -98,17 +103,24 @@ async def _throughput(port: int, path: str, headers: dict[str, str], connections
     return {**counts, "elapsed_s": time.perf_counter() - started}
 
 
-async def _submits(port: int, headers: dict[str, str], batches: list[bytes], submitters: int) -> dict:
+async def _submits(port: int, headers: dict[str, str], batches: list[bytes], submitters: int,
+                   rate: float | None = None) -> dict:
+    """Post the batches; with ``rate``, batch n is sent no earlier than n / rate seconds after the start."""
     queue = list(reversed(batches))
     latencies: list[float] = []
     partial = 0
+    sent = 0
+    began = time.perf_counter()
 
     async def submitter() -> None:
-        nonlocal partial
+        nonlocal partial, sent
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while queue:
                 body = queue.pop()
+                if rate:
+                    await asyncio.sleep(max(0.0, began + sent / rate - time.perf_counter()))
+                sent += 1
                 started = time.perf_counter()
                 writer.write(_request("POST", "/api/v1/readings/batches", port, headers, body))
                 status, answer = await _read_response(reader)
@@ -136,7 +148,7 @@ def _load_main(argv: list[str]) -> None:
     else:
         batches = [line.encode() for line in Path(spec["batches_file"]).read_text().splitlines()[spec["first"]:
                                                                                                  spec["last"]]]
-        out = uvloop.run(_submits(spec["port"], spec["headers"], batches, spec["submitters"]))
+        out = uvloop.run(_submits(spec["port"], spec["headers"], batches, spec["submitters"], spec.get("rate")))
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     out["client_cpu_s"] = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     print(json.dumps(out))
@@ -156,6 +168,21 @@ def _load(spec: dict, server_pid: int) -> dict:
     out = json.loads(done.stdout)
     out["server_cpu_s"] = _process_cpu_s(server_pid) - before
     return out
+
+
+def _load_beside(spec: dict, beside: dict, server_pid: int) -> tuple[dict, dict]:
+    """``spec`` measured while a second load generator runs ``beside`` (started first)."""
+    background = subprocess.Popen([sys.executable, "-m", "bench.rest_gateway", "load", json.dumps(beside)], cwd=ROOT,
+                                  stdout=subprocess.PIPE, text=True)
+    try:
+        out = _load(spec, server_pid)
+        stdout, _ = background.communicate(timeout=120)
+    finally:
+        if background.poll() is None:
+            background.kill()
+    if background.returncode != 0:
+        raise RuntimeError("the background submitter failed")
+    return out, json.loads(stdout)
 
 
 def _start_bare(port: int) -> subprocess.Popen:
@@ -261,7 +288,8 @@ def run(args) -> dict:
     bare_port = int(bare.args[-1])
     try:
         seed = _setup(gateway, accounts)
-        batches = _sign_batches(seed["keys"], warmup_n + sequential_n + concurrent_n)
+        mixed_n = int(MIXED_BATCHES_PER_S * seconds) + 2
+        batches = _sign_batches(seed["keys"], warmup_n + sequential_n + concurrent_n + mixed_n)
         batches_file = work / "batches.jsonl"
         batches_file.write_text("\n".join(batches) + "\n")
 
@@ -283,13 +311,23 @@ def run(args) -> dict:
                   f"bare {baseline[-1]['ok'] / baseline[-1]['elapsed_s']:.0f} req/s, balances (1 lot) "
                   f"{one_lot[-1]['ok'] / one_lot[-1]['elapsed_s']:.0f} req/s", flush=True)
 
-        # b) submits: warm-up, sequential, then SUBMITTERS concurrent
+        # a') churn: the same balance requests while batches minting for this very owner commit, so the embedded
+        #     ledger's evaluation cache loses this answer at every block (the owner with one lot is unaffected)
         submit = {"kind": "submits", "port": gateway.port, "headers": {"X-API-Key": seed["bridge"]},
                   "batches_file": str(batches_file)}
+        churn_first = warmup_n + sequential_n + concurrent_n
+        churn, churn_submits = _load_beside(
+            {**balance_spec, "seconds": seconds},
+            {**submit, "first": churn_first, "last": churn_first + mixed_n, "submitters": 1,
+             "rate": MIXED_BATCHES_PER_S}, gateway.process.pid)
+        print(f"churn: balances {churn['ok'] / churn['elapsed_s']:.0f} req/s while "
+              f"{len(churn_submits['latencies_s'])} batches committed", flush=True)
+
+        # b) submits: warm-up, sequential, then SUBMITTERS concurrent
         _load({**submit, "first": 0, "last": warmup_n, "submitters": 1}, gateway.process.pid)
         sequential = _load({**submit, "first": warmup_n, "last": warmup_n + sequential_n, "submitters": 1},
                            gateway.process.pid)
-        concurrent = _load({**submit, "first": warmup_n + sequential_n, "last": len(batches),
+        concurrent = _load({**submit, "first": warmup_n + sequential_n, "last": churn_first,
                             "submitters": SUBMITTERS}, gateway.process.pid)
         verify_floor_ms = BATCH / verifications_per_second() * 1000
         final_balance = request_json("GET", gateway.api + f"/balances/{seed['account']}",
@@ -303,11 +341,13 @@ def run(args) -> dict:
 
     ours_rps, bare_rps = rate(ours), rate(baseline)
     one_lot_rps = rate(one_lot)
-    errors = sum(r["other"] for r in ours + baseline + one_lot)
+    errors = sum(r["other"] for r in ours + baseline + one_lot + [churn])
+    churn_rps = churn["ok"] / churn["elapsed_s"]
     seq_ms = [s * 1000 for s in sequential["latencies_s"]]
     con_ms = [s * 1000 for s in concurrent["latencies_s"]]
+    fully_accepted = len(seq_ms) + len(con_ms) + len(churn_submits["latencies_s"]) + warmup_n
     expected_tgen = (sum(100 + n for n in range(OWNER_LOTS + 200, 200, -1))
-                     + len(batches) * sum(200 + i for i in range(BATCH)))
+                     + fully_accepted * sum(200 + i for i in range(BATCH)))
     if final_balance["Tgen"] != expected_tgen:
         print(f"WARNING: the owner holds {final_balance['Tgen']} Tgen, expected {expected_tgen}", flush=True)
     readings_per_s = len(con_ms) * BATCH / concurrent["elapsed_s"]
@@ -326,6 +366,9 @@ def run(args) -> dict:
             metric(f"GET /balances/{{account}} requests/s, an owner with 1 lot ({CONNECTIONS} connections)",
                    round(one_lot_rps, 1), "req/s", "bare Falcon ASGI {\"ok\": true}, same rounds", round(bare_rps, 1),
                    "higher", "ratio ≥ 0.5"),
+            metric(f"GET /balances/{{account}} requests/s while {BATCH}-reading batches minting for this owner commit "
+                   f"({MIXED_BATCHES_PER_S}/s: each block changes the answer)", round(churn_rps, 1), "req/s",
+                   "bare Falcon ASGI {\"ok\": true}, same rounds", round(bare_rps, 1), "higher"),
             metric(f"POST /readings/batches p50 latency, {BATCH} signed readings, sequential",
                    round(statistics.median(seq_ms), 1), "ms",
                    f"one core verifying {BATCH} P-256 signatures (the floor), same run", round(verify_floor_ms, 1),
@@ -343,7 +386,8 @@ def run(args) -> dict:
                    round(readings_per_s, 1), "readings/s", "P-256 verifications/s on one core, same run",
                    round(BATCH / verify_floor_ms * 1000, 1), "higher"),
             metric("non-200 answers in the throughput rounds + batches not fully accepted", errors +
-                   sequential["not_fully_accepted"] + concurrent["not_fully_accepted"], "count", "target", 0,
+                   sequential["not_fully_accepted"] + concurrent["not_fully_accepted"]
+                   + churn_submits["not_fully_accepted"], "count", "target", 0,
                    "lower", "0"),
         ],
         "conditions": {

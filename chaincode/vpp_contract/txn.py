@@ -3,11 +3,12 @@ deltas and the one event a Fabric transaction carries."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from fabric_ccaas import ChaincodeError, Context
 
+from .canonical import canonical
 from .codes import Code
 from .domain.tokens import TGEN, TSTORAGE, TSTORAGE_RESERVED, Lot, Take, scale_shares, take_fifo
 from .ledger import LedgerView, event_key, key
@@ -61,8 +62,6 @@ def checked_name(value: str, what: str) -> str:
 class Tx:
     ctx: Context
     view: LedgerView
-    now: int
-    tx_id: str
     events: list[dict] = field(default_factory=list)
     indexed: list[int] = field(default_factory=list)
     supply: dict[str, list[int]] = field(default_factory=dict)  # token -> [minted, burned]
@@ -70,7 +69,17 @@ class Tx:
 
     @classmethod
     def open(cls, ctx: Context) -> Tx:
-        return cls(ctx, LedgerView(ctx.stub), ctx.stub.get_tx_timestamp().seconds, ctx.stub.tx_id)
+        return cls(ctx, LedgerView(ctx.stub))
+
+    # read from the proposal only when used: a query that needs neither answers from state and identity alone,
+    # which lets the embedded ledger keep its answer until a block changes what it read
+    @cached_property
+    def now(self) -> int:
+        return self.ctx.stub.get_tx_timestamp().seconds
+
+    @cached_property
+    def tx_id(self) -> str:
+        return self.ctx.stub.tx_id
 
     def new_lot_id(self) -> str:
         self.lot_seq += 1
@@ -150,8 +159,7 @@ class Tx:
             await self.view.put_json(event_key(event["asset"], event["start"], self.tx_id, n),
                                      {**event, "tx_id": self.tx_id})
         if self.events:
-            self.ctx.stub.set_event(EVENT_NAME, json.dumps({"tx_id": self.tx_id, "events": self.events},
-                                                           sort_keys=True, separators=(",", ":")).encode())
+            self.ctx.stub.set_event(EVENT_NAME, canonical({"tx_id": self.tx_id, "events": self.events}))
 
 async def note_holder(tx: Tx, battery: str, holder: str) -> None:
     """Who may hold this battery's Tstorage: the burn algorithm must see every holder."""

@@ -264,17 +264,16 @@ class AccountService:
         """Check an access token (signature, expiry, type, account enabled, session not revoked). No KDF: a few
         indexed lookups and the identity from the cache."""
         claims = self._access.check(token)
-        row = self._store.account(claims.account_id)
+        row = self._store.session(claims.account_id, claims.session_id)
         if row is None:
             raise AuthError("TOKEN_INVALID", "the account of this token no longer exists")
         if row["disabled_at"] is not None:
             raise AuthError("ACCOUNT_DISABLED", "this account is disabled")
         if (row["role"], row["org"]) != (claims.role, claims.org):
             raise AuthError("TOKEN_INVALID", "the account's role changed since this token was issued")
-        family = self._store.family(claims.session_id)
-        if family is None or family["account_id"] != row["account_id"]:
+        if row["family_account_id"] != row["account_id"]:  # NULL: no such session
             raise AuthError("TOKEN_INVALID", "unknown session")
-        if family["revoked_at"] is not None:
+        if row["family_revoked_at"] is not None:
             raise AuthError("TOKEN_REVOKED", "this session has ended; log in again")
         return Principal(row["account_id"], f"{row['org']}:{row['account_id']}", row["email"], row["org"],
                          row["role"], "jwt", None, self._identity(row["account_id"]))

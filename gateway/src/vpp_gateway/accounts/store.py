@@ -226,6 +226,14 @@ class AccountStore:
     def family(self, family_id: str) -> sqlite3.Row | None:
         return self._one("SELECT * FROM refresh_families WHERE family_id = ?", family_id)
 
+    def session(self, account_id: str, family_id: str) -> sqlite3.Row | None:
+        """An access token's account with its session's state (``family_account_id`` NULL: no such session), in
+        one statement: every authenticated request asks."""
+        return self._one("SELECT a.account_id, a.email, a.org, a.role, a.disabled_at,"
+                         " f.account_id AS family_account_id, f.revoked_at AS family_revoked_at"
+                         " FROM accounts a LEFT JOIN refresh_families f ON f.family_id = ?"
+                         " WHERE a.account_id = ?", family_id, account_id)
+
     def revoke_family(self, family_id: str, at: int, reason: str) -> None:
         self._run("UPDATE refresh_families SET revoked_at = ?, revoked_reason = ? WHERE family_id = ?"
                   " AND revoked_at IS NULL", at, reason, family_id)

@@ -31,6 +31,7 @@ from fabric_protos.peer.transaction_pb2 import TxValidationCode
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from .errors import CommitError, EndorsementError, LedgerClosedError
+from .evaluations import EvaluationCache
 from .rwset import unb64
 from .simulator import SimulationError, Simulator
 from .store import Store
@@ -99,6 +100,7 @@ class EmbeddedLedger:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-commit")
         self._committing: asyncio.Future | None = None
         self._closed = False
+        self.evaluations = EvaluationCache()
 
     @classmethod
     def open(cls, path: str | Path, channel: str = "vppchannel", block_size: int = 50, block_timeout: float = 0.1,
@@ -132,14 +134,29 @@ class EmbeddedLedger:
 
     def install(self, name: str, chaincode: Chaincode) -> None:
         self._chaincodes[name] = chaincode
+        self.evaluations.clear()  # answers of the code this replaces
 
     # -- evaluate and submit ----------------------------------------------------------------------------------
     async def evaluate(self, chaincode: str, function: str, args: Sequence[str | bytes] = (), creator: bytes = b"",
                        transient: dict[str, bytes] | None = None, *, timestamp: int | Timestamp | None = None,
                        tx_id: str | None = None, nonce: bytes | None = None) -> bytes:
-        """Run a transaction against committed state and return its result; nothing is ordered."""
-        endorsed = await self.endorse(chaincode, function, args, creator, transient, timestamp=timestamp, tx_id=tx_id,
-                                      nonce=nonce)
+        """Run a transaction against committed state and return its result; nothing is ordered.
+
+        A plain evaluation (no transient data, timestamp, tx id or nonce given) is answered from
+        :class:`.evaluations.EvaluationCache` while no block has changed what the same evaluation read."""
+        if transient or timestamp is not None or tx_id is not None or nonce is not None:
+            endorsed = await self.endorse(chaincode, function, args, creator, transient, timestamp=timestamp,
+                                          tx_id=tx_id, nonce=nonce)
+            return endorsed.response.payload
+        self._check_open()
+        key = (chaincode, tuple(a.encode() if isinstance(a, str) else bytes(a) for a in (function, *args)), creator)
+        cached = self.evaluations.get(key)
+        if cached is not None:
+            return cached
+        generation = self.evaluations.generation
+        endorsed = await self.endorse(chaincode, function, args, creator)
+        if endorsed.repeatable:
+            self.evaluations.put(key, endorsed.response.payload, endorsed.rwset, generation)
         return endorsed.response.payload
 
     async def endorse(self, chaincode: str, function: str, args: Sequence[str | bytes] = (), creator: bytes = b"",
@@ -167,7 +184,7 @@ class EmbeddedLedger:
         if simulation.response.status >= 400:
             raise EndorsementError(simulation.response.message, tx_id, simulation.response.status)
         return EndorsedTransaction(tx_id, chaincode, tuple(raw_args), creator, stamp.seconds, stamp.nanos,
-                                   simulation.response, simulation.event, simulation.rwset)
+                                   simulation.response, simulation.event, simulation.rwset, simulation.repeatable)
 
     async def submit(self, chaincode: str, function: str, args: Sequence[str | bytes] = (), creator: bytes = b"",
                      transient: dict[str, bytes] | None = None, *, timestamp: int | Timestamp | None = None,
@@ -259,6 +276,8 @@ class EmbeddedLedger:
         self._settle(batch, plan, None)
 
     def _settle(self, batch: list[_Waiting], plan: BlockPlan | None, error: BaseException | None) -> None:
+        if plan is not None:  # the block is visible to readers (or, after an error, may be): answers that read it go
+            self.evaluations.invalidate(plan.updates)
         if error is not None or plan is None:
             for waiting in batch:
                 if not waiting.future.done():

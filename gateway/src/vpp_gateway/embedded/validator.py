@@ -40,6 +40,7 @@ class EndorsedTransaction:
     response: proposal_response_pb2.Response
     event: chaincode_event_pb2.ChaincodeEvent | None
     rwset: RWSet
+    repeatable: bool = False  # an evaluation whose answer depends on its read set only (not in blocks)
 
     def to_json(self, code: int) -> dict:
         return {
