@@ -146,8 +146,9 @@ def operation(summary: str, *, tags: tuple[str, ...] | str, **options: Any) -> C
             resp.status = falcon.code_to_http_status(reply.status or op.status)
             for name, value in reply.headers.items():
                 resp.set_header(name, value)
-            if reply.model is not None:
-                resp.media = reply.model.model_dump(mode="json", by_alias=True)
+            if reply.model is not None:  # pydantic-core writes the JSON (no dict in between)
+                resp.data = reply.model.model_dump_json(by_alias=True).encode()
+                resp.content_type = falcon.MEDIA_JSON
 
         responder.operation = op  # type: ignore[attr-defined]
         return responder
