@@ -1,6 +1,6 @@
 """schemathesis against a real gateway process (embedded ledger), from the OpenAPI document it serves, signed in once
-as an owner (JWT) and once as the admin: no 5xx for any generated request (valid or not), and every documented
-response matches its schema.
+as each role (owner, admin, utility and auditor with a JWT; a utility integrator with an API key): no 5xx for any
+generated request (valid or not), and every documented response matches its schema.
 
 The CLI runs in a subprocess (its own event loop and hypothesis database, away from pytest's); its HAR report is
 read back to count the requests and their status codes independently of schemathesis's verdict. Ids of a seeded
@@ -61,16 +61,25 @@ def seed_ledger(gateway: Gateway, accounts: Accounts) -> dict:
     offer = request_json("POST", api + "/offers", {"token": "Tgen", "quantity_wh": 500, "rate_micro_per_kwh": 200_000,
                                                    "valid_from": now - 60, "valid_until": now + 86_400},
                          as_owner, 201)
-    return {"admin": admin["access_token"], "owner": owner["access_token"], "owner_account": me["ledger_account"],
-            "account_id": me["account_id"], "offer_id": offer["offer_id"]}
+    utility = request_json("POST", api + "/auth/login", {"email": accounts.utility_email,
+                                                         "password": accounts.password})
+    auditor_email = "auditor.fuzz@vpp.example"
+    request_json("POST", api + "/accounts", {"email": auditor_email, "password": accounts.password, "role": "auditor",
+                                             "org": "Org2MSP"}, as_admin, 201)
+    auditor = request_json("POST", api + "/auth/login", {"email": auditor_email, "password": accounts.password})
+    bearer = {"admin": admin, "owner": owner, "utility": utility, "auditor": auditor}
+    return {**{role: f"Authorization: Bearer {pair['access_token']}" for role, pair in bearer.items()},
+            "owner_account": me["ledger_account"], "account_id": me["account_id"], "offer_id": offer["offer_id"]}
 
 
-def config_file(path: Path, seeded: dict) -> Path:
+def config_file(path: Path, seeded: dict, api_key: str | None = None) -> Path:
     dictionaries = {"site_ids": ["st-site"], "asset_ids": ["st-pv"], "meter_ids": ["st-m"],
                     "offer_ids": [seeded["offer_id"]], "accounts": [seeded["owner_account"]]}
     bindings = {"path.site_id": "site_ids", "path.asset_id": "asset_ids", "path.meter_id": "meter_ids",
                 "path.offer_id": "offer_ids", "path.account": "accounts"}
-    lines = []
+    # an API key goes through the OpenAPI-aware auth: as a bare header, schemathesis would add generated
+    # Authorization headers for the other scheme (bearerAuth) to most requests, and they would stop at 401
+    lines = ["[auth.openapi.apiKey]", f"api_key = {json.dumps(api_key)}", ""] if api_key else []
     for name, values in dictionaries.items():
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]
     lines.append("[parameters]")
@@ -99,15 +108,22 @@ def seeded_gateway(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("role", ["owner", "admin"])
+@pytest.mark.parametrize("role", ["owner", "admin", "utility", "auditor", "utility_api_key"])
 def test_no_server_errors_and_schema_conformance(seeded_gateway, role: str, tmp_path: Path):
     gateway, seeded = seeded_gateway
     reports = tmp_path / "reports"
-    config = config_file(tmp_path / "schemathesis.toml", seeded)
+    api_key = None
+    if role == "utility_api_key":  # made now: the admin and utility runs may revoke any key they can list
+        api_key = request_json("POST", gateway.api + "/api-keys", {"name": "schemathesis integrator"},
+                               {"Authorization": seeded["utility"].removeprefix("Authorization: ")}, 201)["key"]
+    config = config_file(tmp_path / "schemathesis.toml", seeded, api_key)
+    # with its key, the integrator may revoke that very key (schemathesis finds its id in GET /api-keys): the rest
+    # of the run would then test nothing but 401
+    auth = ["--exclude-operation-id", "deleteApiKeysKeyId"] if api_key else ["-H", seeded[role]]
     started = time.monotonic()
     result = subprocess.run(
         [str(SCHEMATHESIS), "--config-file", str(config), "run", gateway.api + "/openapi.json",
-         "-H", f"Authorization: Bearer {seeded[role]}", "--checks", CHECKS, "--exclude-path", EXCLUDED_PATH,
+         *auth, "--checks", CHECKS, "--exclude-path", EXCLUDED_PATH,
          "--phases", "examples,coverage,fuzzing", "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
          "--workers", "2", "--request-timeout", "20", "--continue-on-failure", "--no-shrink",
          "--report", "har,json", "--report-dir", str(reports)],
@@ -121,6 +137,8 @@ def test_no_server_errors_and_schema_conformance(seeded_gateway, role: str, tmp_
     statuses = Counter(entry["response"]["status"] for entry in entries)
     print(f"\nschemathesis as {role}: {run['test_cases']['generated']} test cases, {len(entries)} requests in "
           f"{elapsed:.1f} s, statuses {dict(sorted(statuses.items()))}")
+    # a credential revoked during the run would make the rest of it test nothing but 401 (and pass)
+    assert statuses[401] < len(entries) // 5, f"{statuses[401]} of {len(entries)} requests were 401"
     server_errors = [_describe(e) for e in entries if e["response"]["status"] >= 500]
     assert not server_errors, "\n".join(server_errors[:10])
     failures = [f"{f['title']} ({f['code']}): {', '.join(f['operations'])}" for f in run["failures"]]

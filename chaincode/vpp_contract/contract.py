@@ -33,9 +33,10 @@ MAX_BATCH = 1000
 
 
 def parse_batch(batch_json: str) -> object:
-    """The batch argument as JSON. orjson first (several times faster); what it refuses (a float spelled NaN, an
-    integer beyond 64 bits, a lone surrogate) goes to json with floats as Decimal. Either way a float reaches the
-    reading checks, which reject that reading alone ("must be an integer"), never the batch."""
+    """The batch argument as JSON. orjson first (several times faster); what it refuses (NaN, an exponent beyond
+    a double, a lone surrogate) goes to json with floats as Decimal. Either way a non-integer number (orjson reads
+    an integer beyond 64 bits as a float) reaches the reading checks, which reject that reading alone ("must be an
+    integer"), never the batch."""
     try:
         return orjson.loads(batch_json)
     except orjson.JSONDecodeError:

@@ -8,6 +8,7 @@ import sys
 
 import uvicorn
 
+from .access_log import uvicorn_log_config
 from .backend import build_app
 from .config import Config
 
@@ -21,7 +22,7 @@ def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: sys.exit(0))
     uvicorn.run(app, host=config.host, port=config.port, loop="uvloop", lifespan="on",
-                log_level=config.log_level.lower(), proxy_headers=False)
+                log_level=config.log_level.lower(), proxy_headers=False, log_config=uvicorn_log_config())
 
 
 if __name__ == "__main__":

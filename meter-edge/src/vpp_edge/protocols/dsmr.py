@@ -14,7 +14,7 @@ import binascii
 import logging
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from dsmr_parser import telegram_specifications
 from dsmr_parser.exceptions import InvalidChecksumError
@@ -45,10 +45,15 @@ def crc16(text: str) -> int:
     return TelegramParser.crc16(text)
 
 
-def _to_integer(value: Decimal, unit: str | None, what: str) -> int:
+def _to_integer(value: Decimal, unit: str | None, what: str, *, negative: bool = False) -> int:
     if unit not in _KWH:
         raise ParseError(f"{what}: unexpected unit {unit!r}")
-    return int(value.scaleb(_KWH[unit]).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if not value.is_finite() or (value < 0 and not negative):  # NaN, Infinity: found by fuzzing
+        raise ParseError(f"{what}: {value} is not a {'finite' if negative else 'non-negative'} number")
+    try:
+        return int(value.scaleb(_KWH[unit]).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except InvalidOperation as exc:  # more digits than Decimal's 28: no meter counts that far
+        raise ParseError(f"{what}: {value} is out of range") from exc
 
 
 def _serial(raw: str | None) -> str | None:

@@ -135,13 +135,7 @@ def energy_wh(data_set: DataSet) -> int:
     unit = (data_set.unit or "").lower()
     if unit not in ENERGY_EXPONENT:
         raise ParseError(f"{data_set.address}: unit {data_set.unit!r} is not an energy unit (Wh, kWh, MWh)")
-    try:
-        value = Decimal(data_set.value)
-    except InvalidOperation as exc:
-        raise ParseError(f"{data_set.address}: value {data_set.value!r} is not a decimal number") from exc
-    if not value.is_finite() or value < 0:
-        raise ParseError(f"{data_set.address}: value {data_set.value!r} is not a non-negative number")
-    return int(value.scaleb(ENERGY_EXPONENT[unit]).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return _to_integer(data_set, ENERGY_EXPONENT[unit], negative=False)
 
 
 def power_w(data_set: DataSet) -> int:
@@ -149,8 +143,19 @@ def power_w(data_set: DataSet) -> int:
     exponent = {"w": 0, "kw": 3}.get(unit)
     if exponent is None:
         raise ParseError(f"{data_set.address}: unit {data_set.unit!r} is not a power unit (W, kW)")
+    return _to_integer(data_set, exponent, negative=True)
+
+
+def _to_integer(data_set: DataSet, exponent: int, *, negative: bool) -> int:
+    """value × 10^exponent rounded to an integer; ParseError for text that is no finite number in range."""
     try:
         value = Decimal(data_set.value)
     except InvalidOperation as exc:
         raise ParseError(f"{data_set.address}: value {data_set.value!r} is not a decimal number") from exc
-    return int(value.scaleb(exponent).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if not value.is_finite() or (value < 0 and not negative):
+        kind = "finite number" if negative else "non-negative number"
+        raise ParseError(f"{data_set.address}: value {data_set.value!r} is not a {kind}")
+    try:
+        return int(value.scaleb(exponent).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except InvalidOperation as exc:  # more digits than Decimal's 28: found by fuzzing, no meter counts that far
+        raise ParseError(f"{data_set.address}: value {data_set.value!r} is out of range") from exc

@@ -71,7 +71,11 @@ class MBusFrame:
         for record in self.energy_records():
             if (record.function == "instantaneous" and record.tariff == tariff and record.storage == storage
                     and record.subunit == subunit):
-                return record.energy_wh()
+                value = record.energy_wh()
+                if value < 0:  # signed and BCD codings can say so; a cumulative register cannot be below zero
+                    raise ParseError(f"energy record with tariff {tariff}, storage {storage}, subunit {subunit} "
+                                     f"is negative ({value} Wh)")
+                return value
         found = sorted({(r.tariff, r.storage, r.subunit) for r in self.energy_records()})
         raise ParseError(f"no energy record with tariff {tariff}, storage {storage}, subunit {subunit} "
                          f"(the frame has tariff/storage/subunit {found})")

@@ -1,0 +1,18 @@
+"""One live gateway for the security tests (tests/security/stack.py), started once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.security.stack import Stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    running = Stack.start(tmp_path_factory.mktemp("security") / "data")
+    try:
+        yield running
+    finally:
+        running.stop()
