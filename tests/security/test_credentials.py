@@ -14,7 +14,7 @@ import jwt
 import requests
 
 from tests.postman.live_gateway import aligned_past, generation
-from tests.security.stack import Stack
+from tests.security.stack import Stack, sse_events
 
 
 def refused(response: requests.Response, code: str) -> None:
@@ -97,3 +97,28 @@ def test_a_revoked_bridge_key_mints_nothing(stack: Stack):
     late = generation(meter, stack.meter_keys[meter], aligned_past(19), 50)
     refused(stack.call("POST", "/readings/batches", api_key=key, json_body={"readings": [late]}), "API_KEY_REVOKED")
     assert stack.ok("GET", "/supply", who="admin") == supply
+
+
+def test_an_open_event_stream_ends_when_its_credential_is_revoked(stack: Stack):
+    """The stream checks its credential again before everything it sends (heartbeats every second here): a logout
+    or a revoked key ends it with an ``error`` event carrying the refusal's code, not events for ever after."""
+    bob = stack.people["bob"]
+    pair = stack.ok("POST", "/auth/login", json_body={"email": bob.email, "password": bob.password})
+    stack.keep_secret("access token", pair["access_token"])
+    stack.keep_secret("refresh token", pair["refresh_token"])
+    created = stack.ok("POST", "/api-keys", 201, who="bob", json_body={"name": "bob's dashboard"})
+    key = stack.keep_secret("API key", created["key"])
+    by_token = requests.get(stack.api + "/events/stream", headers={"Authorization": f"Bearer {pair['access_token']}"},
+                            timeout=10, stream=True)
+    by_key = requests.get(stack.api + "/events/stream", headers={"X-API-Key": key}, timeout=10, stream=True)
+    with by_token, by_key:
+        assert by_token.status_code == 200 and by_key.status_code == 200
+        stack.ok("POST", "/auth/logout", 204, json_body={"refresh_token": pair["refresh_token"]})
+        stack.ok("DELETE", f"/api-keys/{created['api_key']['key_id']}", who="bob")
+        for response, code in ((by_token, "TOKEN_REVOKED"), (by_key, "API_KEY_REVOKED")):
+            events = sse_events(response, lambda seen: any(e.get("event") == "error" for e in seen), limit_s=10)
+            errors = [e for e in events if e.get("event") == "error"]
+            assert errors and errors[0]["json"]["code"] == code, events
+            started = time.monotonic()
+            rest = sse_events(response, lambda seen: False, limit_s=6)  # heartbeats would keep this going 6 s
+            assert rest == [] and time.monotonic() - started < 3  # the server closed the stream

@@ -5,6 +5,10 @@ reconnects with ``Last-Event-ID`` resumes right after it (the ledger replays tha
 was already sent). Owners get only the events about their own account (owner, buyer, seller or holder, or their
 market events); the operator, the utility and auditors get everything. A comment line every
 ``VPP_SSE_HEARTBEAT_S`` keeps proxies from closing an idle stream.
+
+The credential that opened the stream is checked again before everything sent (an event or a heartbeat): once the
+token expires, its session is logged out or the API key is revoked, the stream sends one ``error`` event with the
+refusal's code (``TOKEN_EXPIRED``, ``TOKEN_REVOKED``, ``API_KEY_REVOKED``, ...) and ends.
 """
 
 from __future__ import annotations
@@ -56,18 +60,43 @@ def start_of(ledger_client: Any, query: EventStreamQuery, last_event_id: str | N
     return (height if isinstance(height, int) else 0), None
 
 
+def credential_of(req: Any) -> tuple[str, str]:
+    """What authenticated this request, to check again later: ("bearer", token) or ("api_key", key)."""
+    authorization = req.get_header("Authorization")
+    if authorization:
+        return "bearer", authorization.partition(" ")[2].strip()
+    api_key = req.get_header("X-API-Key")
+    if api_key:
+        return "api_key", api_key.strip()
+    return "bearer", req.get_param("access_token") or ""
+
+
 class EventStream(Resource):
     @operation("Server-sent events of the caller's accounts (all for admin, utility, auditor); id = block:tx, "
                "resume with Last-Event-ID", tags="events", query=EventStreamQuery, response=LedgerEventData,
                media=("text/event-stream",))
     async def on_get(self, call: Call):
         start_block, resume_after = start_of(self.deps.ledger_client, call.query, call.req.get_header("Last-Event-ID"))
-        call.resp.sse = self._emit(call.principal, start_block, resume_after)
+        call.resp.sse = self._emit(call.principal, start_block, resume_after, credential_of(call.req))
         call.resp.set_header("Cache-Control", "no-cache")
         call.resp.set_header("X-Accel-Buffering", "no")  # nginx: do not buffer the stream
         return None
 
-    async def _emit(self, principal: Any, start_block: int, resume_after: str | None) -> AsyncIterator[SSEvent]:
+    async def _refusal(self, credential: tuple[str, str]) -> Exception | None:
+        from ...accounts import AuthError  # the accounts package owns this type
+
+        kind, secret = credential
+        try:
+            if kind == "api_key":
+                await self.deps.accounts.authenticate_api_key(secret)
+            else:
+                self.deps.accounts.authenticate_bearer(secret)
+        except AuthError as exc:
+            return exc
+        return None
+
+    async def _emit(self, principal: Any, start_block: int, resume_after: str | None,
+                    credential: tuple[str, str]) -> AsyncIterator[SSEvent]:
         queue: asyncio.Queue[LedgerEvent | Exception] = asyncio.Queue(maxsize=1000)
 
         async def pump() -> None:
@@ -85,6 +114,13 @@ class EventStream(Resource):
                 try:
                     item = await asyncio.wait_for(queue.get(), timeout=self.deps.config.sse_heartbeat_s)
                 except TimeoutError:
+                    item = None
+                refusal = await self._refusal(credential)
+                if refusal is not None:
+                    log.info("event stream of %s ended: %s", principal.account_id, refusal)
+                    yield SSEvent(event="error", json={"code": refusal.code, "message": refusal.message})
+                    return
+                if item is None:
                     yield SSEvent(comment="heartbeat")
                     continue
                 if isinstance(item, Exception):
