@@ -239,11 +239,38 @@ class FakeContract:
             raise EvaluateError("chaincode response 500, INVALID_ARGUMENT: bad", code=grpc.StatusCode.UNKNOWN)
         return b"result"
 
-    async def submit_detailed(self, name, args, transient=None):
-        self.gateway.calls.append(("submit", name, tuple(args)))
-        if name == "Conflict":
+    def new_proposal(self, name, args, transient=None, endorsing_orgs=None):
+        return FakeProposal(self.gateway, name, tuple(args))
+
+
+class FakeProposal:
+    """Proposal → endorse → submit → commit status, as vpp_gateway.fabric has them. ``gateway.status_failures``
+    commit-status deadlines happen before the real status (the envelope reached an orderer that died)."""
+
+    def __init__(self, gateway, name, args):
+        self.gateway, self.name, self.args = gateway, name, args
+        self.result = b"ok"
+
+    async def endorse(self):
+        self.gateway.calls.append(("endorse", self.name, self.args))
+        return self
+
+    async def submit(self):
+        self.gateway.calls.append(("submit", self.name, self.args))
+        return self
+
+    async def status(self):
+        if self.gateway.status_failures:
+            self.gateway.status_failures -= 1
+            raise CommitStatusError("deadline exceeded", code=grpc.StatusCode.DEADLINE_EXCEEDED, transaction_id="tx8")
+        return self
+
+    def raise_for_status(self):
+        if self.name == "Conflict":
             raise CommitError("tx9", 11, 7)
-        return CommittedTransaction(b"ok", "tx8", 7)
+
+    transaction_id = "tx8"
+    block_number = 7
 
 
 class FakeGateway:
@@ -251,6 +278,7 @@ class FakeGateway:
         self.identity = identity
         self.calls = []
         self.closed = False
+        self.status_failures = 0
 
     def get_network(self, name):
         assert name == "vppchannel"
@@ -285,6 +313,27 @@ async def test_fabric_client_one_gateway_per_identity(people):
     assert all(g.closed for g in made)
     with pytest.raises(UnavailableError):
         await client.evaluate("GetSupply", [], people["admin"])
+
+
+async def test_fabric_client_sends_the_same_transaction_again_when_its_commit_status_does_not_come(people):
+    """A Raft leader that dies holding the envelope: the commit status times out, the client re-submits the same
+    endorsed transaction (no second endorsement, so no second transaction id) and gets its status."""
+    made: list[FakeGateway] = []
+
+    def connect(identity):
+        made.append(FakeGateway(identity))
+        made[-1].status_failures = 2
+        return made[-1]
+
+    client = FabricLedgerClient(connect, "vppchannel", "vpp")
+    assert await client.submit("RegisterSite", ["s1", "o", "l"], people["admin"]) == Committed(b"ok", "tx8", 7)
+    assert [kind for kind, *_ in made[0].calls] == ["endorse", "submit", "submit", "submit"]
+    made[0].status_failures = 4  # more than the attempts allowed: the deadline reaches the caller
+    with pytest.raises(UnavailableError):
+        await client.submit("RegisterSite", ["s2", "o", "l"], people["admin"])
+    with pytest.raises(ConflictError):  # a conflict is the caller's to retry, as a new transaction
+        await client.submit("Conflict", [], people["admin"])
+    assert [kind for kind, *_ in made[0].calls][-2:] == ["endorse", "submit"]
 
 
 async def test_fabric_client_async_connect_and_failures(people):

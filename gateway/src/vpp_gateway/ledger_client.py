@@ -281,7 +281,7 @@ class FabricLedgerClient:
 
     def __init__(self, connect: Connect, channel_name: str, chaincode_name: str, *,
                  events_identity: Any | None = None, contract_name: str | None = None,
-                 also_committed_on: Sequence[Connect] = ()) -> None:
+                 also_committed_on: Sequence[Connect] = (), submit_attempts: int = 4) -> None:
         if not channel_name or not chaincode_name:
             raise ValueError("a channel name and a chaincode name are required")
         self._connect = connect
@@ -290,6 +290,7 @@ class FabricLedgerClient:
         self.contract_name = contract_name
         self.events_identity = events_identity
         self._also = list(also_committed_on)
+        self._submit_attempts = submit_attempts
         self._gateways: dict[tuple[int, bytes], Gateway] = {}
         self._locks: dict[tuple[int, bytes], asyncio.Lock] = {}
         self._closed = False
@@ -340,9 +341,17 @@ class FabricLedgerClient:
 
     async def submit(self, function: str, args: Sequence[Arg], identity: Any,
                      transient: Mapping[str, bytes] | None = None) -> Committed:
+        from .fabric.retry import RetryPolicy, submit_with_retry
+
         contract = await self._contract(identity)
+        # retry by kind with the SAME transaction: a peer or orderer that was unavailable, or a commit status that
+        # did not come within the gateway's deadline (a Raft leader died holding the envelope), is tried again;
+        # Fabric commits one transaction id once, so a re-sent envelope never mints twice. MVCC conflicts are not
+        # retried here: the caller endorses again as a new transaction (api.ledger_calls)
+        policy = RetryPolicy(max_attempts=self._submit_attempts, initial_backoff=0.2, max_backoff=2.0,
+                             conflict_codes=frozenset())
         try:
-            committed = await contract.submit_detailed(function, list(args), transient)
+            committed = await submit_with_retry(contract, function, list(args), transient, policy=policy)
             for peer in range(1, len(self._also) + 1):  # every other organisation's peer has it too
                 gateway = await self.gateway_for(identity, peer)
                 await gateway.get_network(self.channel_name).commit_status(committed.transaction_id)

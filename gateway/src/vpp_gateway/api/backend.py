@@ -49,14 +49,18 @@ def open_ledger(config: Config, accounts: Any) -> LedgerClient:
         ledger.install(config.chaincode, chaincode)
         return EmbeddedLedgerClient(ledger, config.chaincode, owns_ledger=True)
 
-    from ..fabric import Gateway
+    from ..fabric import Gateway, Timeouts
+
+    # past this wait for a commit status the client sends the same transaction again (FabricLedgerClient.submit)
+    timeouts = Timeouts(commit_status=float(config.fabric_commit_wait_s))
 
     def connector(address: str, tls_ca_file: str, tls_name: str):
         tls_ca = Path(tls_ca_file).read_bytes() if tls_ca_file else None
 
         def connect(identity: Any) -> Gateway:
             return Gateway.connect(address, identity.signing_identity(), tls_root_certificates=tls_ca,
-                                   ssl_target_name_override=tls_name or None, insecure=tls_ca is None)
+                                   ssl_target_name_override=tls_name or None, insecure=tls_ca is None,
+                                   timeouts=timeouts)
 
         return connect
 

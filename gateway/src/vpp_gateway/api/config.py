@@ -11,6 +11,8 @@ VPP_FABRIC_PEER        localhost:7051                 Fabric Gateway endpoint (p
 VPP_FABRIC_TLS_CA      (empty = plaintext)            PEM file of the peer's TLS CA
 VPP_FABRIC_TLS_NAME    (empty)                        TLS server name override (when the address is not in the cert)
 VPP_FABRIC_CHANNEL     vppchannel                     channel name
+VPP_FABRIC_COMMIT_WAIT 10                             fabric: seconds to wait for a commit status before the same
+                                                      transaction is sent again (a Raft leader lost it)
 VPP_FABRIC_OTHER_PEERS (empty)                        the other organisations' peers, comma-separated
                                                       ``address|tls_ca_file|tls_name``: a submit returns once each
                                                       of them has committed it too, so a dependent transaction
@@ -92,6 +94,7 @@ class Config:
     fabric_tls_name: str = ""
     fabric_channel: str = "vppchannel"
     fabric_other_peers: tuple[tuple[str, str, str], ...] = ()
+    fabric_commit_wait_s: int = 10
     fabric_ca_dirs: tuple[tuple[str, str], ...] = ()  # (MSP id, folder with cert.pem and key.pem)
     chaincode: str = "vpp"
     block_size: int = 50
@@ -134,6 +137,7 @@ class Config:
             fabric_tls_name=text("VPP_FABRIC_TLS_NAME", ""),
             fabric_channel=text("VPP_FABRIC_CHANNEL", cls.fabric_channel),
             fabric_other_peers=_peers(env.get("VPP_FABRIC_OTHER_PEERS", "")),
+            fabric_commit_wait_s=_int(env, "VPP_FABRIC_COMMIT_WAIT", cls.fabric_commit_wait_s, 1),
             fabric_ca_dirs=tuple((msp, folder) for msp, name in (("Org1MSP", "VPP_FABRIC_CA_DIR_ORG1"),
                                                                  ("Org2MSP", "VPP_FABRIC_CA_DIR_ORG2"))
                                  if (folder := text(name, ""))),
