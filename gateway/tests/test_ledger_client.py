@@ -26,7 +26,6 @@ from vpp_gateway.fabric import (
     GatewayError,
     SubmitError,
 )
-from vpp_gateway.fabric.client import CommittedTransaction
 from vpp_gateway.identity import LocalCA
 from vpp_gateway.ledger_client import (
     Committed,
