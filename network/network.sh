@@ -10,6 +10,8 @@
 #   ./network.sh createChannel [-c name]    create the channel and join every node
 #   ./network.sh deployCCAAS -ccn name -ccstart 'cmd' [-ccdir dir] ...
 #   ./network.sh status
+#   ./network.sh startNode <node>           start one stopped node again (after a crash or kill -9)
+#   ./network.sh stop / start               stop every process, keep the work folder / run it again
 #   ./network.sh down                       stop everything, remove the work folder
 #
 # Run ./network.sh -h for every flag; defaults are in network.config.
@@ -38,6 +40,15 @@ Sub-commands:
   deployCCAAS      package, install, approve (both orgs), commit a chaincode-as-a-service,
                    start its server process, wait until it answers
   status           processes, health, channel heights, chaincodes; exit 0 only if all nodes run
+  startNode NODE   start one stopped node of a running network again, on its own ledger and config:
+                   orderer, orderer2, orderer3, peer0.org1, peer0.org2 (waits for /healthz), or a
+                   chaincode server cc-<name> / cc-<name>-org1 / cc-<name>-org2 with the command,
+                   package id and address deployCCAAS gave it (fault tests: kill -9, then startNode)
+  stop             stop every process of this network (as down does), keep the work folder: its
+                   crypto, ledgers and chaincode packages stay for start
+  start            run a stopped network again from its work folder: the same ports and ledgers,
+                   orderers and peers (waits for health, a Raft leader per channel), then the
+                   chaincode servers deployCCAAS started (waits until each answers on both peers)
   down             stop every process of this network (SIGTERM, then SIGKILL), remove the work folder
 
 Flags (defaults: network.config; environment variables of the same name override them):
@@ -98,6 +109,11 @@ case "$MODE" in -h|--help|help) MODE=help ;; esac
 UP_THEN_CHANNEL=false
 if [ "$MODE" = "up" ] && [ "${1:-}" = "createChannel" ]; then
     UP_THEN_CHANNEL=true
+    shift
+fi
+NODE_NAME=""
+if [ "$MODE" = "startNode" ] && [ -n "${1:-}" ] && [ "${1#-}" = "$1" ]; then
+    NODE_NAME="$1"
     shift
 fi
 
@@ -310,6 +326,39 @@ removeWorkDir() {
     fi
 }
 
+# startNode NAME: start orderer NAME or peer0.org<N> as a background process from the node
+# config generated at `up` (also what `start` does for each node of a stopped network).
+startNode() {
+    local name="$1" cmd=()
+    case "$name" in
+        orderer|orderer2|orderer3) cmd=("$(command -v orderer)") ;;
+        peer0.org1|peer0.org2) cmd=("$(command -v peer)" node start) ;;
+        *) errorln "unknown node '${name}'"; return "$EXIT_USAGE" ;;
+    esac
+    netctl start --name "$name" --clean-env \
+        --pid "${WORK}/pids/${name}.pid" --log "${WORK}/logs/${name}.log" --cwd "${WORK}/data" \
+        --env "FABRIC_CFG_PATH=${WORK}/config/${name}" --env "FABRIC_LOGGING_SPEC=${NODE_LOGGING_SPEC}" \
+        --env "FABRIC_LOGGING_FORMAT=${NODE_LOGGING_FORMAT}" -- "${cmd[@]}"
+}
+
+# waitNodesHealthy: every node's operations /healthz reports OK (exit on timeout or death).
+waitNodesHealthy() {
+    phase_begin "wait for /healthz (timeout ${HEALTH_TIMEOUT}s each)"
+    local pidfiles=() targets=() name
+    for name in "${NODES[@]}"; do pidfiles+=("${WORK}/pids/${name}.pid"); done
+    for name in "${ORDERERS[@]}"; do targets+=("${name}=http://127.0.0.1:$(ordererPort "$name" _OPS)/healthz"); done
+    netctl wait-health --timeout "$HEALTH_TIMEOUT" \
+        --pidfiles "$(IFS=,; echo "${pidfiles[*]}")" "${targets[@]}" \
+        "peer0.org1=http://127.0.0.1:${PEER0_ORG1_OPS_PORT}/healthz" \
+        "peer0.org2=http://127.0.0.1:${PEER0_ORG2_OPS_PORT}/healthz"
+    local rc=$?
+    if [ "$rc" -ne 0 ]; then
+        errorln "network did not become healthy; logs in ${WORK}/logs/ (./network.sh down to clean up)"
+        exit "$rc"
+    fi
+    phase_end
+}
+
 # A failed or interrupted `up` stops what it started; the work folder (logs) stays for
 # inspection and is replaced by the next `up` (or removed by `down`).
 abortUp() {
@@ -319,7 +368,7 @@ abortUp() {
     local f pidfiles=()
     for f in "${WORK}"/pids/*.pid; do [ -e "$f" ] && pidfiles+=("$f"); done
     if [ "${#pidfiles[@]}" -gt 0 ]; then
-        warnln "up failed (exit ${rc}): stopping the processes it started; logs stay in ${WORK}/logs"
+        warnln "${MODE} failed (exit ${rc}): stopping the processes it started; logs stay in ${WORK}/logs"
         netctl stop --grace "$STOP_GRACE" "${pidfiles[@]}" >&2
     fi
     exit "$rc"
@@ -360,35 +409,12 @@ networkUp() {
     phase_end
 
     phase_begin "start ${#ORDERERS[@]} orderer(s) and the peers"
-    for name in "${ORDERERS[@]}"; do
-        netctl start --name "$name" --clean-env \
-            --pid "${WORK}/pids/${name}.pid" --log "${WORK}/logs/${name}.log" --cwd "${WORK}/data" \
-            --env "FABRIC_CFG_PATH=${WORK}/config/${name}" --env "FABRIC_LOGGING_SPEC=${NODE_LOGGING_SPEC}" --env "FABRIC_LOGGING_FORMAT=${NODE_LOGGING_FORMAT}" \
-            -- "$(command -v orderer)" || fatalln "could not start ${name}"
-    done
-    local org
-    for org in 1 2; do
-        netctl start --name "peer0.org${org}" --clean-env \
-            --pid "${WORK}/pids/peer0.org${org}.pid" --log "${WORK}/logs/peer0.org${org}.log" --cwd "${WORK}/data" \
-            --env "FABRIC_CFG_PATH=${WORK}/config/peer0.org${org}" --env "FABRIC_LOGGING_SPEC=${NODE_LOGGING_SPEC}" --env "FABRIC_LOGGING_FORMAT=${NODE_LOGGING_FORMAT}" \
-            -- "$(command -v peer)" node start || fatalln "could not start peer0.org${org}"
+    for name in "${NODES[@]}"; do
+        startNode "$name" || fatalln "could not start ${name}"
     done
     phase_end
 
-    phase_begin "wait for /healthz (timeout ${HEALTH_TIMEOUT}s each)"
-    local pidfiles=() targets=()
-    for name in "${NODES[@]}"; do pidfiles+=("${WORK}/pids/${name}.pid"); done
-    for name in "${ORDERERS[@]}"; do targets+=("${name}=http://127.0.0.1:$(ordererPort "$name" _OPS)/healthz"); done
-    netctl wait-health --timeout "$HEALTH_TIMEOUT" \
-        --pidfiles "$(IFS=,; echo "${pidfiles[*]}")" "${targets[@]}" \
-        "peer0.org1=http://127.0.0.1:${PEER0_ORG1_OPS_PORT}/healthz" \
-        "peer0.org2=http://127.0.0.1:${PEER0_ORG2_OPS_PORT}/healthz"
-    local rc=$?
-    if [ "$rc" -ne 0 ]; then
-        errorln "network did not become healthy; logs in ${WORK}/logs/ (./network.sh down to clean up)"
-        exit "$rc"
-    fi
-    phase_end
+    waitNodesHealthy
 
     netctl write-network-json || fatalln "could not write network.json"
     trap - EXIT INT TERM
@@ -755,6 +781,13 @@ deployCCAAS() {
         done
     fi
     phase_end
+    # What `start` needs to serve this chaincode again after `stop` (shell-quoted, sourced there).
+    {
+        printf 'CC_START=%q\n' "$CC_START"
+        printf 'CC_DIR=%q\n' "$CC_DIR"
+        printf 'CC_CHANNEL=%q\n' "$CHANNEL_NAME"
+        printf 'CC_PER_ORG=%q\n' "$CC_PER_ORG"
+    } >"${ccwork}/server.env"
 
     phase_begin "approve for Org1MSP and Org2MSP"
     for org in 1 2; do
@@ -869,18 +902,73 @@ networkStatus() {
     exit "$rc"
 }
 
+# ------------------------------------------------------------------ startNode
+
+# startOneNode (sub-command startNode): one node of this network again, after it died or was
+# killed; its ledger, config and ports are the ones `up` / deployCCAAS recorded, so it rejoins
+# where it was. Orderers and peers are started by startNode, as `up` starts them.
+startOneNode() {
+    [ -n "$NODE_NAME" ] ||
+        fatalln "usage: ./network.sh startNode <orderer|orderer2|orderer3|peer0.org1|peer0.org2|cc-<name>[-org1|-org2]>" "$EXIT_USAGE"
+    [ -f "$NETWORK_ENV" ] || fatalln "no network in ${WORK} (run ./network.sh up first, or set NETWORK_WORK_DIR)" "$EXIT_FAIL"
+    resolvePython
+    exportSettings
+    PATH="${FABRIC_BIN_DIR}:$PATH"
+    local pidfile="${WORK}/pids/${NODE_NAME}.pid" logfile="${WORK}/logs/${NODE_NAME}.log" url="" t0
+    t0=$(now)
+    if [ -f "$pidfile" ] && netctl alive "$pidfile"; then
+        fatalln "${NODE_NAME} is already running (pid $(cat "$pidfile"))" "$EXIT_FAIL"
+    fi
+    case "$NODE_NAME" in
+        orderer|orderer2|orderer3|peer0.org1|peer0.org2)
+            local known=false node
+            for node in "${NODES[@]}"; do [ "$node" = "$NODE_NAME" ] && known=true; done
+            [ "$known" = true ] || fatalln "${NODE_NAME} is not a node of this network (ORDERER_COUNT=${ORDERER_COUNT})" "$EXIT_USAGE"
+            case "$NODE_NAME" in
+                peer0.org1) url="http://127.0.0.1:${PEER0_ORG1_OPS_PORT}/healthz" ;;
+                peer0.org2) url="http://127.0.0.1:${PEER0_ORG2_OPS_PORT}/healthz" ;;
+                *) url="http://127.0.0.1:$(ordererPort "$NODE_NAME" _OPS)/healthz" ;;
+            esac
+            startNode "$NODE_NAME" || fatalln "could not start ${NODE_NAME} (log ${logfile})"
+            netctl wait-health --timeout "$HEALTH_TIMEOUT" --pidfiles "$pidfile" "${NODE_NAME}=${url}" ||
+                fatalln "${NODE_NAME} did not become healthy (log ${logfile})" "$EXIT_TIMEOUT"
+            ;;
+        cc-*)
+            # cc-<name> (one server) or cc-<name>-org1/-org2 (one per organisation), with the command
+            # and folder deployCCAAS recorded in chaincode/<name>/server.env (as `start` uses them)
+            local cc_name="${NODE_NAME#cc-}" slot_dir
+            if [[ "$NODE_NAME" =~ ^cc-(.+)-(org[12])$ ]] && [ -d "${WORK}/chaincode/${BASH_REMATCH[1]}/${BASH_REMATCH[2]}" ]; then
+                cc_name="${BASH_REMATCH[1]}"
+                slot_dir="${WORK}/chaincode/${cc_name}/${BASH_REMATCH[2]}"
+            else
+                slot_dir="${WORK}/chaincode/${cc_name}"
+            fi
+            [ -f "${WORK}/chaincode/${cc_name}/server.env" ] ||
+                fatalln "no chaincode/${cc_name}/server.env for ${NODE_NAME} (not deployed, or deployed before network.sh recorded it)" "$EXIT_FAIL"
+            local CC_START CC_DIR CC_CHANNEL CC_PER_ORG package_id address
+            # shellcheck disable=SC1091
+            . "${WORK}/chaincode/${cc_name}/server.env"
+            [ "$CC_START" != "NA" ] || fatalln "${cc_name} was deployed with -ccstart NA: start its server yourself" "$EXIT_FAIL"
+            package_id="$(cat "${slot_dir}/package_id")" && address="$(cat "${slot_dir}/address")" ||
+                fatalln "${slot_dir} has no package_id or address" "$EXIT_FAIL"
+            netctl check-ports "${address##*:}" || exit "$EXIT_PREREQ"
+            netctl start --name "$NODE_NAME" --pid "$pidfile" --log "$logfile" --cwd "$CC_DIR" --settle 1 \
+                --env "CHAINCODE_ID=${package_id}" --env "CHAINCODE_SERVER_ADDRESS=${address}" \
+                --env "CORE_CHAINCODE_ID_NAME=${package_id}" \
+                -- /bin/sh -c "$CC_START" || fatalln "could not start ${NODE_NAME} (log ${logfile})"
+            ;;
+        *) fatalln "unknown node '${NODE_NAME}'" "$EXIT_USAGE" ;;
+    esac
+    successln "${NODE_NAME} started again in $(elapsed "$t0")s (pid $(cat "$pidfile"))"
+}
+
 # ------------------------------------------------------------------ down
 
-networkDown() {
-    local t0; t0=$(now)
-    if [ ! -d "$WORK" ]; then
-        successln "no network in ${WORK}; nothing to do"
-        return 0
-    fi
-    resolvePython
+# stopProcesses: every process of this network by its pid file (SIGTERM, SIGKILL after
+# STOP_GRACE): chaincode servers first, then peers, then the orderers.
+stopProcesses() {
     phase_begin "stop processes (SIGTERM, SIGKILL after ${STOP_GRACE}s)"
     local pidfiles=() f
-    # Chaincode servers first, then peers, then the orderers.
     for f in "${WORK}"/pids/cc-*.pid; do [ -e "$f" ] && pidfiles+=("$f"); done
     if [ "${#pidfiles[@]}" -gt 0 ]; then
         netctl stop --grace "$STOP_GRACE" "${pidfiles[@]}" || fatalln "could not stop the chaincode servers"
@@ -896,10 +984,148 @@ networkDown() {
         netctl stop --grace "$STOP_GRACE" "${pidfiles[@]}" || fatalln "could not stop the orderers"
     fi
     phase_end
+}
+
+networkDown() {
+    local t0; t0=$(now)
+    if [ ! -d "$WORK" ]; then
+        successln "no network in ${WORK}; nothing to do"
+        return 0
+    fi
+    resolvePython
+    stopProcesses
     phase_begin "remove ${WORK}"
     removeWorkDir
     phase_end
     successln "Network down in $(elapsed "$t0")s"
+}
+
+# ------------------------------------------------------------------ stop / start
+
+# stop: every process, keeping the work folder (crypto, ledgers, chaincode packages) for `start`.
+networkStop() {
+    local t0; t0=$(now)
+    if [ ! -f "$NETWORK_ENV" ]; then
+        successln "no network in ${WORK}; nothing to stop"
+        return 0
+    fi
+    resolvePython
+    exportSettings
+    stopProcesses
+    successln "Network stopped in $(elapsed "$t0")s; ledgers kept in ${WORK} (./network.sh start runs it again)"
+}
+
+# startChaincodeServers: the server(s) of every chaincode deployed with a -ccstart command,
+# as deployCCAAS started them (recorded in chaincode/<name>/server.env); the names served are
+# left in CC_SERVED for the readiness queries.
+startChaincodeServers() {
+    local d name slot sdir pidfile logfile address
+    CC_SERVED=()
+    for d in "${WORK}"/chaincode/*/; do
+        [ -d "$d" ] || continue
+        d="${d%/}"
+        name="$(basename "$d")"
+        if [ ! -f "${d}/server.env" ]; then
+            warnln "    ${name}: no server.env (deployed before network.sh recorded it); not started, redeploy it"
+            continue
+        fi
+        local CC_START CC_DIR CC_CHANNEL CC_PER_ORG
+        # shellcheck disable=SC1091
+        . "${d}/server.env"
+        if [ "$CC_START" = "NA" ]; then
+            println "    ${name}: -ccstart NA at deploy; start its server yourself"
+            continue
+        fi
+        local slots=(all)
+        [ "$CC_PER_ORG" = true ] && slots=(org1 org2)
+        for slot in "${slots[@]}"; do
+            if [ "$slot" = all ]; then
+                sdir="$d"; pidfile="${WORK}/pids/cc-${name}.pid"; logfile="${WORK}/logs/cc-${name}.log"
+            else
+                sdir="${d}/${slot}"; pidfile="${WORK}/pids/cc-${name}-${slot}.pid"; logfile="${WORK}/logs/cc-${name}-${slot}.log"
+            fi
+            address="$(cat "${sdir}/address")" || fatalln "${sdir}/address missing"
+            netctl check-ports "${address##*:}" || exit "$EXIT_PREREQ"
+            netctl start --name "$(basename "$pidfile" .pid)" --pid "$pidfile" --log "$logfile" --cwd "$CC_DIR" \
+                --settle 1 --env "CHAINCODE_ID=$(cat "${sdir}/package_id")" --env "CHAINCODE_SERVER_ADDRESS=${address}" \
+                --env "CORE_CHAINCODE_ID_NAME=$(cat "${sdir}/package_id")" \
+                -- /bin/sh -c "$CC_START" || fatalln "the chaincode server $(basename "$pidfile" .pid) did not start (log ${logfile})"
+        done
+        CC_SERVED+=("${name}:${CC_CHANNEL}")
+    done
+}
+
+# start: run a stopped network again from its work folder: the same crypto, configs, ports
+# and ledgers (channels, blocks, world state, Raft logs), then the chaincode servers.
+networkStart() {
+    local t0; t0=$(now)
+    [ -f "$NETWORK_ENV" ] || fatalln "no network in ${WORK} to start (./network.sh up creates one)" "$EXIT_FAIL"
+    PATH="${FABRIC_BIN_DIR}:$PATH"
+    checkBinaries peer orderer osnadmin
+    [ -f "${FABRIC_CFG_DIR}/core.yaml" ] || fatalln "Fabric config missing: ${FABRIC_CFG_DIR}/core.yaml" "$EXIT_PREREQ"
+    resolvePython
+    exportSettings
+    export FABRIC_CFG_PATH="$FABRIC_CFG_DIR"
+    # shellcheck source=scripts/envVar.sh
+    . "${NETWORK_DIR}/scripts/envVar.sh" || exit "$EXIT_FAIL"
+    if anyNodeAlive; then
+        fatalln "processes of the network in ${WORK} are running (./network.sh status); ./network.sh stop first" "$EXIT_FAIL"
+    fi
+    local ports=() name
+    for name in "${ORDERERS[@]}"; do
+        ports+=("$(ordererPort "$name")" "$(ordererPort "$name" _ADMIN)" "$(ordererPort "$name" _OPS)")
+    done
+    # The channel configuration names these ports: the network can only run on them again.
+    netctl check-ports "${ports[@]}" \
+        "$PEER0_ORG1_PORT" "$PEER0_ORG1_CC_PORT" "$PEER0_ORG1_OPS_PORT" \
+        "$PEER0_ORG2_PORT" "$PEER0_ORG2_CC_PORT" "$PEER0_ORG2_OPS_PORT" || exit "$EXIT_PREREQ"
+    trap abortUp EXIT
+    trap 'exit 130' INT TERM
+
+    phase_begin "start ${#ORDERERS[@]} orderer(s) and the peers from ${WORK}"
+    for name in "${NODES[@]}"; do
+        startNode "$name" || fatalln "could not start ${name}"
+    done
+    phase_end
+
+    waitNodesHealthy
+
+    local block org
+    for block in "${WORK}"/channel-artifacts/*.block; do
+        [ -e "$block" ] || continue
+        CHANNEL_NAME="$(basename "$block" .block)"
+        phase_begin "channel '${CHANNEL_NAME}': Raft leader, peers' ledgers"
+        for name in "${ORDERERS[@]}"; do
+            retry_until "$CHANNEL_TIMEOUT" "${name} serving channel '${CHANNEL_NAME}' (Raft leader elected)" \
+                ordererServesChannel "$name" || exit "$EXIT_TIMEOUT"
+        done
+        for org in 1 2; do
+            retry_until "$CHANNEL_TIMEOUT" "peer0.org${org} height" peerHeightAtLeast "$org" 1 || exit "$EXIT_TIMEOUT"
+            println "    peer0.org${org}: ${LAST_OUTPUT}"
+        done
+        phase_end
+    done
+
+    phase_begin "chaincode servers"
+    startChaincodeServers
+    phase_end
+
+    local served
+    if [ "${#CC_SERVED[@]}" -gt 0 ] && [ "$CC_QUERY_CONSTRUCTOR" != "NA" ]; then
+        phase_begin "wait until the chaincodes answer on both peers"
+        for served in "${CC_SERVED[@]}"; do
+            CC_NAME="${served%%:*}"
+            CHANNEL_NAME="${served#*:}"
+            for org in 1 2; do
+                retry_until "$CC_READY_TIMEOUT" "${CC_NAME}: query ${CC_QUERY_CONSTRUCTOR} on peer0.org${org}" \
+                    ccQuery "$org" || exit "$EXIT_TIMEOUT"
+            done
+            println "    ${CC_NAME}: answered on both peers"
+        done
+        phase_end
+    fi
+    trap - EXIT INT TERM
+    successln "Network started again in $(elapsed "$t0")s from ${WORK}"
 }
 
 # ------------------------------------------------------------------ dispatch
@@ -914,7 +1140,10 @@ case "$MODE" in
     createChannel) createChannel ;;
     deployCCAAS) deployCCAAS ;;
     status) networkStatus ;;
+    startNode) startOneNode ;;
     down) networkDown ;;
+    stop) networkStop ;;
+    start) networkStart ;;
     *)
         errorln "unknown sub-command '${MODE}'"
         echo "Run ./network.sh -h for help." >&2
