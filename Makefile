@@ -53,11 +53,19 @@ deploy-conformance: ## deploy the conformance chaincode (every stub call) to the
 	  -ccstart "exec $(CURDIR)/$(VENV)/bin/fabric-ccaas conformance:chaincode"
 
 .PHONY: demo demo-test
-demo: ## the whole system on this machine, no Docker (ARGS="--sites 3 --factor 60 --days-back 2 --port 8080 --reset"); see docs/DEMO.md
+demo: ## the whole system on this machine, no Docker (ARGS="--sites 3 --factor 60 --days-back 2 --port 8080 --reset"; "--backend fabric": on the native Fabric network); see docs/DEMO.md
 	$(PY) scripts/demo $(ARGS)
 
 demo-test: ## the demo's end-to-end test: ten simulated days, a restart, everything balanced (about 2.5 minutes)
 	$(VENV)/bin/pytest tests/e2e -q
+
+.PHONY: demo-attach
+demo-attach: ## onboard a new owner's site onto the running demo (ARGS="--site S --pv A --battery A --load A", or "--preview"); see docs/DEMO.md
+	$(PY) scripts/demo attach $(ARGS)
+
+.PHONY: fuzz
+fuzz: ## coverage-guided fuzzing of every parser (atheris): make fuzz SECONDS=600 [TARGETS="mbus dsmr_p1"] [JOBS=2]
+	PYTHONPATH=chaincode $(PY) -m tests.fuzz.run --seconds $(or $(SECONDS),60) --jobs $(or $(JOBS),1) $(TARGETS)
 
 clean: ## remove generated state (network work folder, caches); keeps .venv
 	-$(NETWORK) down

@@ -86,11 +86,13 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def create_accounts(accounts_dir: Path, sites: int) -> tuple[list[DemoAccount], str]:
-    """Admin, utility and one owner per site, random passwords; plus the bridge's API key (acts as the admin)."""
+def create_accounts(accounts_dir: Path, sites: int,
+                    external_cas: dict[str, tuple[Path, Path]] | None = None) -> tuple[list[DemoAccount], str]:
+    """Admin, utility and one owner per site, random passwords; plus the bridge's API key (acts as the admin).
+    ``external_cas`` (MSP id -> CA certificate, key): on Fabric, the organisation CAs the channel trusts."""
 
     async def run() -> tuple[list[DemoAccount], str]:
-        with AccountService.open(accounts_dir, mailer=LogMailer()) as service:
+        with AccountService.open(accounts_dir, mailer=LogMailer(), external_cas=external_cas) as service:
             made = []
             admin_email, admin_password = f"admin@{MAIL_DOMAIN}", _password()
             admin = service.bootstrap_admin(admin_email, admin_password)

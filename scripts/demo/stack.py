@@ -21,6 +21,7 @@ import yaml
 from vpp_edge.mqtt.mosquitto import BINARY as MOSQUITTO
 from vpp_edge.mqtt.mosquitto import Mosquitto, port_open
 
+from demo.attach import AttachedSites
 from demo.bootstrap import (
     DemoAccount,
     MeterPlan,
@@ -31,6 +32,7 @@ from demo.bootstrap import (
     read_accounts,
     write_private,
 )
+from demo.fabric import FabricError, FabricNetwork
 from demo.processes import Child, StartError, log_tail
 from demo.rest import Api
 from demo.simclock import DemoState, SimTime
@@ -54,6 +56,9 @@ class Options:
     progress_every_s: float = 60.0
     drain_timeout_s: float = 60.0
     lag_s: float = 60.0
+    backend: str = "embedded"     # or "fabric": the native Fabric network in <data>/fabric (demo.fabric)
+    fabric_port_base: int = 0     # first of the network's 40 ports (first start only); 0: a free block from 27300
+    orderers: int = 3             # Raft orderers of the network (first start only)
 
 
 class DemoBroker(Mosquitto):
@@ -119,6 +124,10 @@ class Demo:
             [str(REPO / "chaincode"), str(REPO / "scripts"), os.environ.get("PYTHONPATH", "")]),
             "PYTHONUNBUFFERED": "1"}
         self._counted: dict[str, tuple[int, int]] = {}   # meter -> (readings seen on the ledger, last start)
+        self.attached = AttachedSites(self)   # new owners' sites onboarded with `attach` (demo.attach)
+        self.fabric = (FabricNetwork(self.data, self.logs / "fabric-network.log", options.fabric_port_base,
+                                     options.orderers) if options.backend == "fabric" else None)
+        self._fabric_steps = 2 if self.fabric else 0   # the network and the contract come first
 
     # -- start ---------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -126,6 +135,8 @@ class Demo:
             folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data, 0o700)  # keys, passwords and the ledger live here
         self._load_state()
+        if self.fabric:
+            self._start_fabric()
         self._start_broker()
         self._accounts()
         self._start_gateway()
@@ -138,7 +149,31 @@ class Demo:
         self._write_pids()
 
     def _step(self, n: int, text: str) -> None:
-        print(f"[{n}/{STEPS}] {text} ... ", end="", flush=True)
+        print(f"[{n + self._fabric_steps}/{STEPS + self._fabric_steps}] {text} ... ", end="", flush=True)
+
+    def _start_fabric(self) -> None:
+        """The native network and the energy contract: created at the first start, started again later."""
+        fabric = self.fabric
+        try:
+            if fabric.deployed():
+                print(f"[1/{STEPS + 2}] Fabric network ... ", end="", flush=True)
+                contract = fabric.restart()
+                say(f"started again from {fabric.work}: {fabric.peers_text()}, {fabric.heights_text()} ok")
+                print(f"[2/{STEPS + 2}] energy contract ... ", end="", flush=True)
+            else:
+                if (self.data / "ACCOUNTS.txt").exists() or (self.data / "gateway" / "accounts").exists():
+                    raise StartError(f"{fabric.work} holds no deployed network, but this demo's accounts were issued "
+                                     "by that network's CAs: start again with --reset")
+                print(f"[1/{STEPS + 2}] Fabric network ... ", end="", flush=True)
+                say(f"{fabric.create()} in {fabric.work} ok")
+                print(f"[2/{STEPS + 2}] energy contract ... ", end="", flush=True)
+                contract = fabric.deploy()
+            waited = fabric.wait_until_endorsable()
+        except FabricError as exc:
+            raise StartError(str(exc)) from exc
+        fabric.copy_cas()
+        self._write_pids()
+        say(f"{contract}; both organisations endorse (after {waited:.1f} s) ok")
 
     def _load_state(self) -> None:
         path, now = self.data / "demo.json", time.time()
@@ -147,7 +182,8 @@ class Demo:
             start = (int(now) // 86_400 - self.o.days_back) * 86_400  # midnight UTC: the run starts at night
             state = DemoState(start, self.o.seed, self.o.sites,
                               SimTime(start, now + 3600, self.o.factor, self.o.lag_s))  # anchored before step 5
-            say(f"new demo in {self.data}: {plural(self.o.sites, 'site')}, simulated time starts {sim_text(start)}, "
+            say(f"new demo in {self.data} on the {self.o.backend} backend: {plural(self.o.sites, 'site')}, "
+                f"simulated time starts {sim_text(start)}, "
                 f"{self.o.factor:g}x")
         else:
             if (state.sites, state.seed) != (self.o.sites, self.o.seed):
@@ -187,7 +223,8 @@ class Demo:
         if accounts_dir.exists():
             raise StartError(f"{accounts_dir} exists but {path} does not: an earlier first start was interrupted "
                              "while creating accounts; start again with --reset")
-        self.accounts, bridge_key = create_accounts(accounts_dir, self.state.sites)
+        self.accounts, bridge_key = create_accounts(accounts_dir, self.state.sites,
+                                                    self.fabric.copy_cas() if self.fabric else None)
         secrets_dir.mkdir(mode=0o700, exist_ok=True)
         write_private(secrets_dir / "bridge-api-key", bridge_key + "\n")
         write_private(path, format_accounts(self.accounts))
@@ -204,12 +241,14 @@ class Demo:
         env = {**self.env, "VPP_HOST": "127.0.0.1", "VPP_PORT": str(self.o.port),
                "VPP_DATA_DIR": str(self.data / "gateway"), "VPP_PUBLIC_URL": self.base_url,
                "VPP_RATE_PER_MIN": "60000",   # one machine, one bridge at high acceleration: no throttling
-               "VPP_WEB_DIR": str(web) if (web / "index.html").exists() else ""}
+               "VPP_WEB_DIR": str(web) if (web / "index.html").exists() else "",
+               **(self.fabric.gateway_env() if self.fabric else {})}
         child = self._spawn("gateway", [sys.executable, "-m", "vpp_gateway.api"], env=env)
         child.wait_until(lambda: requests.get(f"{self.base_url}/api/v1/ready", timeout=2).status_code == 200, 90,
                          "ready answer on /api/v1/ready")
         web_note = f"web app from {web}" if env["VPP_WEB_DIR"] else "the web app is not built (web/dist missing)"
-        say(f"{self.base_url} with the embedded ledger (pid {child.pid}); {web_note} ok")
+        ledger = f"the Fabric network ({self.fabric.peers_text()})" if self.fabric else "the embedded ledger"
+        say(f"{self.base_url} with {ledger} (pid {child.pid}); {web_note} ok")
 
     def _register(self) -> None:
         self._step(4, "registration")
@@ -219,16 +258,16 @@ class Demo:
         say(f"{plural(len(self.plans), 'site')}, {meters} assets and meters, utility credit: "
             f"{'registered now' if performed else 'already registered'} ok")
 
-    def _anchor_clock(self) -> None:
+    def _anchor_clock(self, attached_sites: int = 0) -> None:
         """Simulated time resumes a few seconds from now, once the simulators and every reader run."""
         sim = self.state.sim
-        warmup_s = 5.0 + self.state.sites
+        warmup_s = 5.0 + self.state.sites + attached_sites
         self.state.sim = sim.continued(sim.start, sim.factor, time.time() + warmup_s)
         self.state.save(self.data / "demo.json")
 
     def _start_simulators(self) -> None:
         self._step(5, "simulators")
-        self._anchor_clock()
+        self._anchor_clock(self.attached.prepare())  # attached sites whose meters are registered start now too
         n = self.state.sites
         self.sim_port = self.o.sim_port or free_port_run(n)
         child = self._spawn("simulators", [sys.executable, "-m", "demo.sim_sites", "--state",
@@ -236,6 +275,7 @@ class Demo:
         child.wait_until(lambda: child.log_contains("simulators ready"), 60, "simulators ready")
         say(f"{plural(n, 'site')} (PV, battery, load) on Modbus ports {self.sim_port}-{self.sim_port + n - 1} "
             f"(pid {child.pid}) ok")
+        self.attached.start_simulators()
 
     def _start_readers(self) -> None:
         self._step(7, "edge readers")
@@ -246,11 +286,15 @@ class Demo:
             child = self._spawn(f"reader-{index + 1}", [sys.executable, "-m", "demo.edge_reader", "--config",
                                                         str(config), "--state", str(self.data / "demo.json")])
             children.append(child)
-        for child in children:
+        # attached sites' readers too, before any wait: each must be polling when simulated time resumes
+        attached = self.attached.spawn_readers()
+        for child in children + attached:
             child.wait_until(lambda c=child: c.log_contains("edge reader for site"), 60, "edge reader start")
         say(f"{len(children)} (pids {', '.join(str(c.pid) for c in children)}) ok")
+        self.attached.announce_readers()
 
-    def _write_edge_config(self, index: int, site: str, plan: list[MeterPlan]) -> Path:
+    def _write_edge_config(self, index: int, site: str, plan: list[MeterPlan], port: int | None = None) -> Path:
+        """``port``: the site's Modbus simulator (default: site ``index`` of the demo's own simulators)."""
         folder = self.data / "edge" / site
         folder.mkdir(parents=True, exist_ok=True)
         sim = self.state.sim
@@ -265,7 +309,8 @@ class Demo:
             "meters": [{"id": m.meter_id, "kind": m.edge_kind, "interval": 900, "key_version": 1,
                         "key": str(self.data / "edge" / "keys" / f"{m.meter_id}.key.pem"),
                         "max_power_w": m.max_power_w,
-                        "driver": {"type": "modbus_tcp", "host": "127.0.0.1", "port": self.sim_port + index,
+                        "driver": {"type": "modbus_tcp", "host": "127.0.0.1",
+                                   "port": self.sim_port + index if port is None else port,
                                    "unit_id": m.unit_id, "map": m.map_name, "timeout": 2.0}} for m in plan],
         }
         path = folder / "edge.yaml"
@@ -297,6 +342,8 @@ class Demo:
 
     def _write_pids(self) -> None:
         pids = {name: c.pid for name, c in self.children.items() if c.alive()}
+        if self.fabric:
+            pids.update({f"fabric:{name}": pid for name, pid in self.fabric.pids().items()})
         (self.data / "pids.json").write_text(json.dumps({"demo": os.getpid(), **pids}, indent=1) + "\n")
 
     # -- running -------------------------------------------------------------------------------------------------
@@ -315,6 +362,11 @@ class Demo:
         announced_caught_up = False
         next_report = time.monotonic() + self.o.progress_every_s
         while not self.stop_requested.wait(0.5):
+            dead_fabric = self.fabric.dead() if self.fabric else []
+            if dead_fabric:
+                say(f"error: Fabric network processes exited: {', '.join(dead_fabric)}; logs in "
+                    f"{self.fabric.work}/logs/")
+                return 1
             dead = [c for c in self.children.values() if not c.alive()]
             if dead:
                 for c in dead:
@@ -325,6 +377,7 @@ class Demo:
                 announced_caught_up = True
                 say(f"simulated time has caught up: it now runs at real time, {self.state.sim.lag_s:.0f} s behind "
                     "the wall clock")
+            self.attached.poll()  # start attached sites once the admin has registered their meters
             if time.monotonic() >= next_report:
                 next_report = time.monotonic() + self.o.progress_every_s
                 try:
@@ -337,7 +390,7 @@ class Demo:
     def produced(self) -> int:
         """Intervals the readers signed (their journals)."""
         total = 0
-        for plan in self.plans:
+        for plan in self.plans + self.attached.plans():
             path = self.data / "edge" / plan[0].site_id / "state.db"
             if path.exists():
                 with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
@@ -347,7 +400,7 @@ class Demo:
     def committed(self, api: Api) -> int:
         """Readings on the ledger, counted incrementally per meter (only new ones are fetched)."""
         end = int(time.time()) + 900
-        for plan in self.plans:
+        for plan in self.plans + self.attached.plans():
             for m in plan:
                 seen, last = self._counted.get(m.meter_id, (0, int(self.state.model_start) - 1))
                 new = [r for r in api.meter_readings(m.meter_id, last + 1, end) if r["start"] > last]
@@ -363,29 +416,45 @@ class Demo:
         return (f"{time.strftime('%H:%M:%S')} simulated {sim_text(sim.at(now))} ({sim.rate_at(now):g}x) | "
                 f"intervals signed {self.produced()}, on the ledger {self.committed(api)} | "
                 f"Tgen minted {supply['Tgen']['minted']} Wh, outstanding {supply['Tgen']['outstanding']} Wh | "
-                f"Tstorage minted {supply['Tstorage']['minted']} Wh | supply conserved: {conserved}")
+                f"Tstorage minted {supply['Tstorage']['minted']} Wh | supply conserved: {conserved} | "
+                f"{self._ledger_text()}")
+
+    def _ledger_text(self) -> str:
+        """The backend, and with Fabric each peer's block height."""
+        if not self.fabric:
+            return "embedded ledger"
+        try:
+            return f"Fabric: {self.fabric.heights_text()}"
+        except (FabricError, OSError, ValueError, subprocess.SubprocessError) as exc:
+            return f"Fabric: heights unavailable ({str(exc).splitlines()[0]})"
 
     # -- stop ----------------------------------------------------------------------------------------------------
     def stop(self) -> None:
         """Readers first (they hand their outbox to the broker), then the bridge once it has drained the broker,
         the gateway, the simulators, the broker. Each by its pid."""
         say("stopping ...")
-        now = time.time()
         readers = [c for name, c in self.children.items() if name.startswith("reader-")]
         for child in readers:  # all at once: each drains its outbox for a few seconds
             child.terminate()
         for child in readers:
             say(f"  {child.name} (pid {child.pid}): {child.stop()}")
         if self.state is not None and readers:
-            self.state.stopped_at = now
+            # simulated time stands still from when the last reader has stopped, not from Ctrl-C: a reader that took
+            # one more sample in between (a busy machine, thousands of simulated seconds per second) would otherwise
+            # find its counters lower at the next start than in its last sample, and record a meter replacement
+            self.state.stopped_at = time.time()
             self.state.save(self.data / "demo.json")
         bridge = self.children.get("bridge")
         if bridge is not None and bridge.alive() and "broker" in self.children and self.children["broker"].alive():
             say(f"  bridge: {self._drain_bridge()}")
-        for name in ("bridge", "gateway", "simulators", "broker"):
+        attached_simulators = sorted(name for name in self.children if name.startswith("simulators-"))
+        for name in ("bridge", "gateway", "simulators", *attached_simulators, "broker"):
             child = self.children.get(name)
             if child is not None:
                 say(f"  {name} (pid {child.pid}): {child.stop()}")
+            if name == "gateway" and self.fabric and self.fabric.pids():
+                say(f"  {self._ledger_text()} at stop")
+                say(f"  Fabric network: {self.fabric.stop()}")
         self._write_pids()
         say("stopped; the next start continues this ledger, these accounts and the readers' state")
 
@@ -427,4 +496,6 @@ def reset(data: Path) -> None:
         return
     if any(data.iterdir()) and not (data / "demo.json").exists():
         raise StartError(f"--reset: {data} has no demo.json; not removing a folder the demo did not make")
+    if (data / "fabric" / "network.env").exists():  # a demo killed before its stop may have left the network running
+        FabricNetwork(data.resolve(), data.resolve() / "logs" / "fabric-network.log").stop()
     shutil.rmtree(data)

@@ -13,9 +13,12 @@ from vpp_edge.simulators.sites import build_site
 
 
 async def serve_sites(host: str, port: int, sites: int, seed: int, model_start: float, clock,
-                      on_site: Callable[[int, int, list], None] = lambda index, port, devices: None) -> None:
+                      on_site: Callable[[int, int, list], None] = lambda index, port, devices: None,
+                      first_index: int = 0) -> None:
     """``model_start`` is where the device models begin integrating (the same on every restart keeps counters
-    monotonic); ``clock`` gives the simulated time the registers answer for."""
+    monotonic); ``clock`` gives the simulated time the registers answer for. ``first_index``: serve sites
+    ``first_index`` .. ``first_index + sites - 1`` (site ``first_index + n`` on ``port + n``), so that a site added
+    later runs in its own process with the same devices it would have had among the others."""
     quiet_pymodbus()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -24,13 +27,14 @@ async def serve_sites(host: str, port: int, sites: int, seed: int, model_start: 
             loop.add_signal_handler(sig, stop.set)
     servers = []
     try:
-        for index in range(sites):
+        for offset in range(sites):
+            index = first_index + offset
             devices = build_site(index, seed, model_start)
             units = [Unit(d.unit_id, d.sim, clock) for d in devices]
             for unit in units:  # integrate the models up to now before serving: the first poll must not time out
                 unit.image()
-            servers.append(await SimulatorServer(host, port + index, units).start())
-            on_site(index, port + index, devices)
+            servers.append(await SimulatorServer(host, port + offset, units).start())
+            on_site(index, port + offset, devices)
         await stop.wait()
     finally:
         for server in servers:
