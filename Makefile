@@ -56,7 +56,7 @@ deploy-conformance: ## deploy the conformance chaincode (every stub call) to the
 demo: ## the whole system on this machine, no Docker (ARGS="--sites 3 --factor 60 --days-back 2 --port 8080 --reset"; "--backend fabric": on the native Fabric network); see docs/DEMO.md
 	$(PY) scripts/demo $(ARGS)
 
-demo-test: ## the demo's end-to-end test: ten simulated days, a restart, everything balanced (about 2.5 minutes)
+demo-test: ## the demo's end-to-end tests: ten simulated days, a restart, everything balanced, on the embedded ledger (about 2.5 minutes) and on the native Fabric network when its binaries are present (about 5)
 	$(VENV)/bin/pytest tests/e2e -q
 
 .PHONY: demo-attach
