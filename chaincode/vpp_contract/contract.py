@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import orjson
 from fabric_ccaas import ChaincodeError, Context, Contract, ContractChaincode, evaluate, transaction
+from fabric_ccaas.keys import split_composite_key
 
 from .canonical import canonical
 from .codes import Code
@@ -311,11 +312,12 @@ class EnergyContract(Contract):
         require_role(caller_of(ctx), "admin", "utility", "auditor")
         tx = Tx.open(ctx)
         totals = {token: {"minted": 0, "burned": 0, "outstanding": 0} for token in (TGEN, TSTORAGE)}
-        for token in (TGEN, TSTORAGE):
-            for _, delta in await tx.view.scan("supply", token):
+        for supply_key, delta in await tx.view.scan_all("supply"):  # paged: more rows than one peer query returns
+            token = split_composite_key(supply_key)[1][0]
+            if token in totals:
                 totals[token]["minted"] += delta["minted"]
                 totals[token]["burned"] += delta["burned"]
-        for _, lot in await tx.view.scan("lot"):
+        for _, lot in await tx.view.scan_all("lot"):
             base = TSTORAGE if lot["token"] == TSTORAGE_RESERVED else lot["token"]
             totals[base]["outstanding"] += lot["amount"]
         for row in totals.values():

@@ -25,6 +25,8 @@ from fabric_ccaas.keys import create_composite_key
 
 from .canonical import canonical
 
+SCAN_PAGE = 10_000  # rows per page of LedgerView.scan_all
+
 
 def reading_key(meter: str, start: int) -> str:
     return f"R/{start:011d}/{meter}"
@@ -91,6 +93,22 @@ class LedgerView:
     async def scan_range(self, start: str, end: str) -> list[tuple[str, Any]]:
         """Committed simple keys in [start, end) (pending writes are not merged: used by queries only)."""
         return [(kv.key, orjson.loads(kv.value)) async for kv in await self.stub.get_state_by_range(start, end)]
+
+    async def scan_all(self, object_type: str, page_size: int | None = None) -> list[tuple[str, Any]]:
+        """Every committed key of an object type, page by page (queries only: a paginated read cannot precede a
+        write). One unpaginated range would stop silently at the peer's ``totalQueryLimit`` (100,000 by default)
+        on Fabric, while the embedded ledger has no such cap: the two would disagree."""
+        page_size = page_size or SCAN_PAGE
+        found: list[tuple[str, Any]] = []
+        bookmark = ""
+        while True:
+            iterator, page = await self.stub.get_state_by_partial_composite_key_with_pagination(
+                object_type, [], page_size, bookmark)
+            rows = [(kv.key, orjson.loads(kv.value)) async for kv in iterator]
+            found.extend(rows)
+            if len(rows) < page_size or not page.bookmark or page.bookmark == bookmark:
+                return found
+            bookmark = page.bookmark
 
     async def scan(self, object_type: str, *parts: str | int) -> list[tuple[str, Any]]:
         """All (key, value) under a partial composite key, committed state merged with pending writes."""

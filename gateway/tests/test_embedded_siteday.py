@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fabric_ccaas.testing import InMemoryPeer, Result, TestCA
 from fabric_protos.peer import proposal_response_pb2
+from vpp_contract import ledger as vpp_ledger
 from vpp_contract.contract import chaincode as vpp
 from vpp_contract.tests.conftest import DAY0, World
 from vpp_contract.tests.siteday import SiteDay
@@ -61,7 +63,10 @@ async def run_day(world: World, day: SiteDay, readings: list[dict], batch_size: 
     return {"balance": await world.ok("GetBalance", day.owner), "supply": await world.ok("GetSupply")}
 
 
-async def test_a_site_day_ends_with_the_same_supply_balance_and_state_as_on_the_in_process_peer(tmp_path):
+@pytest.mark.parametrize("scan_page", [10_000, 7])  # 7: GetSupply reads its lots and supply rows over many pages
+async def test_a_site_day_ends_with_the_same_supply_balance_and_state_as_on_the_in_process_peer(tmp_path, scan_page,
+                                                                                              monkeypatch):
+    monkeypatch.setattr(vpp_ledger, "SCAN_PAGE", scan_page)
     org1, org2 = TestCA("Org1MSP", "org1.example.com"), TestCA("Org2MSP", "org2.example.com")
     admin = org1.issue("operator", {"role": "admin", "hf.EnrollmentID": "operator"})
     utility = org2.issue("utility", {"role": "utility", "hf.EnrollmentID": "utility"})
