@@ -25,6 +25,7 @@ BENCHMARKS = {
     "edge-intervals": "bench.edge_intervals",
     "modbus-polls": "bench.modbus_polls",
     "rest-gateway": "bench.rest_gateway",
+    "soak": "bench.soak",
 }
 
 
