@@ -15,11 +15,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from demo.processes import bindable
 
 REPO = Path(__file__).resolve().parents[2]
 NETWORK_SH = REPO / "network" / "network.sh"
@@ -70,19 +71,11 @@ def recorded_backend(data: Path) -> str | None:
     return None
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
 
 def free_port_base(first: int = FIRST_PORT_BASE) -> int:
     """The first base from ``first`` (steps of 50) whose whole 40-port block is free now."""
     for base in range(first, LAST_PORT_BASE + 1, 50):
-        if all(_bindable(base + i) for i in range(PORT_BLOCK)):
+        if all(bindable(base + i) for i in range(PORT_BLOCK)):
             return base
     raise FabricError(f"no free block of {PORT_BLOCK} ports between {first} and {LAST_PORT_BASE + 49}; "
                       "choose one with --fabric-port-base")

@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+
+def bindable(port: int) -> bool:
+    """Whether a listener could bind 127.0.0.1:``port`` right now."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 class StartError(RuntimeError):

@@ -33,7 +33,7 @@ from demo.bootstrap import (
     write_private,
 )
 from demo.fabric import FabricError, FabricNetwork
-from demo.processes import Child, StartError, log_tail
+from demo.processes import Child, StartError, bindable, log_tail
 from demo.rest import Api
 from demo.simclock import DemoState, SimTime
 
@@ -83,18 +83,10 @@ def free_port_run(count: int) -> int:
     """A first port such that port .. port + count - 1 are all free now."""
     for _ in range(200):
         base = free_port()
-        if base + count < 65536 and all(_bindable(base + i) for i in range(count)):
+        if base + count < 65536 and all(bindable(base + i) for i in range(count)):
             return base
     raise StartError(f"no {count} consecutive free ports on 127.0.0.1")
 
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def say(text: str) -> None:

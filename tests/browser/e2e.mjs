@@ -9,69 +9,21 @@
 // accessibility violation.
 
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const webDir = resolve(here, "..", "..", "web");
-const require = createRequire(join(webDir, "package.json")); // the web app's pinned node_modules
-const { chromium } = require("playwright-core");
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+import * as walk from "./walk.mjs";
 
+const { fail, log } = walk;
 const scenario = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const base = scenario.base_url;
 const artifacts = scenario.artifacts_dir;
 mkdirSync(artifacts, { recursive: true });
-
-// PITFALLS.md: without these flags Chromium keeps trying the closed network.
-const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--no-first-run"];
 const TIMEOUT = 15_000;
 
 const result = { steps: [], axe: {}, violations: [] };
-let stepNumber = 0;
-
-function log(message) {
-  process.stderr.write(`[e2e] ${message}\n`);
-}
-
-async function check(page, name) {
-  stepNumber += 1;
-  const file = `${String(stepNumber).padStart(2, "0")}-${name}.png`;
-  await page.screenshot({ path: join(artifacts, file), fullPage: true });
-  await page.addScriptTag({ content: axeSource });
-  const violations = await page.evaluate(async () => {
-    const report = await globalThis.axe.run(document, { resultTypes: ["violations"] });
-    return report.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
-      nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
-  });
-  const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  result.axe[name] = { violations: violations.length, serious: serious.length };
-  for (const v of serious) result.violations.push({ step: name, ...v });
-  result.steps.push({ name, screenshot: file, url: page.url() });
-  log(`${name}: ${violations.length} axe findings, ${serious.length} serious/critical`);
-}
-
-function fail(message) {
-  throw new Error(message);
-}
-
-async function login(page, email, password, landing) {
-  await page.goto(`${base}/login`);
-  await page.getByLabel("E-mail").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForURL(`${base}${landing}`);
-}
-
-function verificationToken(email) {
-  const text = readFileSync(scenario.gateway_log, "utf8");
-  const pattern = new RegExp(`mail to ${email.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:[\\s\\S]*?[?&]token=([A-Za-z0-9._~%-]+)`, "g");
-  const tokens = [...text.matchAll(pattern)].map((m) => m[1]);
-  if (tokens.length === 0) fail(`no verification mail to ${email} in the gateway log`);
-  return tokens.at(-1);
-}
+const check = walk.stepRecorder(artifacts, result);
+const login = (page, email, password, landing) => walk.login(page, base, email, password, landing);
+const verificationToken = (email) => walk.verificationToken(scenario.gateway_log, email);
 
 async function apiAsAdmin(method, path, body) {
   const response = await fetch(`${base}/api/v1${path}`, {
@@ -88,7 +40,7 @@ async function textOf(page, testId) {
 }
 
 async function main() {
-  const browser = await chromium.launch({ executablePath: scenario.chromium, args: CHROMIUM_FLAGS, headless: true });
+  const browser = await walk.launch(scenario.chromium);
   try {
     const ownerContext = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 900 } });
     ownerContext.setDefaultTimeout(TIMEOUT);

@@ -2,7 +2,7 @@
 // PITFALLS.md, a step recorder (full-page screenshot + axe-core on every step), logging in, and the verification
 // token that LogMailer wrote to the gateway's log. Playwright and axe-core come from web/node_modules.
 //
-// Used by onboarding.mjs; e2e.mjs still has its own copy of check/login/verificationToken.
+// Used by e2e.mjs and onboarding.mjs.
 
 import { readFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
