@@ -107,8 +107,8 @@ def all_secrets(stack: Stack) -> list[tuple[str, str]]:
     accounts = stack.data_dir / "accounts"
     found = list(stack.secrets)
     for what, value in stack.secrets:
-        if what == "API key":
-            found.append(("API key secret part", value.rsplit("_", 1)[-1]))
+        if what == "API key":  # vpp_<key id>_<secret>; the secret itself may contain "_"
+            found.append(("API key secret part", value.split("_", 2)[2]))
     for name in ("master.key", "jwt.key"):
         found += [(name, s) for s in spellings((accounts / name).read_bytes())]
     return found
