@@ -49,6 +49,17 @@ class Conformance(Contract):
         return _kvs(await (await ctx.stub.get_state_by_range(start, end)).collect())
 
     @evaluate
+    async def RangeFirst(self, ctx: Context, start: str, end: str, count: int) -> list:
+        """The first ``count`` results of a range; the iterator is closed early (the rest is not read)."""
+        taken = []
+        async with await ctx.stub.get_state_by_range(start, end) as iterator:
+            async for kv in iterator:
+                taken.append(kv)
+                if len(taken) >= count:
+                    break
+        return _kvs(taken)
+
+    @evaluate
     async def RangePage(self, ctx: Context, start: str, end: str, page_size: int, bookmark: str) -> dict:
         iterator, page = await ctx.stub.get_state_by_range_with_pagination(start, end, page_size, bookmark)
         return {"records": _kvs(await iterator.collect()), "count": page.fetched_records_count,

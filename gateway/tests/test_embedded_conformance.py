@@ -216,3 +216,39 @@ async def test_in_process_state_calls_record_what_the_messages_record(ledger, al
     payload, read_set, write_set = local
     assert payload == b"v1" and list(read_set.reads.values()) == [(1, 0)] and not read_set.writes
     assert [(k[2], w.value) for k, w in write_set.writes.items()] == [("k2", b"v2")]
+
+
+async def test_in_process_range_queries_record_what_the_messages_record(ledger, alice, monkeypatch):
+    """Public range queries served in-process (no QUERY_STATE_NEXT messages) hand out the same batches and leave
+    the same read set: a walk across batches, one closed early in the middle of a batch, an empty range and a
+    partial composite key query."""
+    from vpp_gateway.embedded.simulator import Simulator
+
+    await ledger.submit("conformance", "PutMany", ["r", "25"], alice.creator)
+    await ledger.submit("conformance", "PutComposite", ["lot", '["a"]', "composite"], alice.creator)
+    messages_seen: list[int] = []
+    dispatch = Simulator._dispatch
+    monkeypatch.setattr(Simulator, "_dispatch", lambda self, ctx, m: messages_seen.append(m.type) or dispatch(
+        self, ctx, m))
+    calls = [("Range", ["", ""]), ("RangeFirst", ["r00003", "r00020", "9"]), ("RangeFirst", ["r", "s", "7"]),
+             ("Range", ["x", "y"]), ("Partial", ["lot", "[]"])]
+
+    async def endorse():
+        out = []
+        for n, (fn, args) in enumerate(calls):
+            tx = await ledger.endorse("conformance", fn, args, alice.creator, nonce=bytes([n]) * 24, timestamp=5)
+            out.append((tx.response.payload, tx.rwset))
+        return out
+
+    local = await endorse()
+    assert messages_seen == []
+    monkeypatch.delattr(Simulator, "range_local")
+    by_message = await endorse()
+    assert len(messages_seen) > len(calls)  # GET_STATE_BY_RANGE, QUERY_STATE_NEXT and QUERY_STATE_CLOSE
+    assert local == by_message
+    (_, walk), (_, first9), (_, first7), (_, empty), _ = local
+    assert [len(r.results) for r in walk.ranges] == [25] and walk.ranges[0].exhausted
+    # 9 taken from a range of 17: two batches of 7 were handed out, so 14 keys are in the read set
+    assert [len(r.results) for r in first9.ranges] == [14] and not first9.ranges[0].exhausted
+    assert [len(r.results) for r in first7.ranges] == [7] and not first7.ranges[0].exhausted
+    assert empty.ranges[0].results == [] and empty.ranges[0].exhausted

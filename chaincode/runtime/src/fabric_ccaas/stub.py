@@ -52,6 +52,21 @@ class LocalStateTransport(Transport, Protocol):
     def put_state_local(self, channel_id: str, tx_id: str, key: str, value: bytes) -> None: ...
 
 
+class LocalRange(Protocol):
+    """A public range query a peer in the same process serves as plain objects: the peer hands out results in
+    batches and records each batch in the read set as it hands it out, exactly as for QUERY_STATE_NEXT."""
+
+    def next_batch(self) -> tuple[list[KV], bool]: ...  # (results, whether more follow)
+
+    def close(self) -> None: ...
+
+
+class LocalRangeTransport(LocalStateTransport, Protocol):
+    """Optionally, GET_STATE_BY_RANGE of public state without pagination, answered with its first batch."""
+
+    def range_local(self, channel_id: str, tx_id: str, start: str, end: str) -> tuple[list[KV], bool, LocalRange]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class KV:
     namespace: str
@@ -133,6 +148,35 @@ class QueryIterator:
         return [item async for item in self]
 
 
+class LocalQueryIterator(QueryIterator):
+    """A :class:`QueryIterator` over a :class:`LocalRange`: the same batches, without messages."""
+
+    def __init__(self, source: LocalRange, results: list[KV], has_more: bool):
+        self._source = source
+        self._results = results
+        self._index = 0
+        self._has_more = has_more
+        self._closed = False
+
+    async def __anext__(self) -> KV:
+        while self._index >= len(self._results):
+            if not self._has_more or self._closed:
+                await self.close()
+                raise StopAsyncIteration
+            self._results, self._has_more = self._source.next_batch()
+            self._index = 0
+        item = self._results[self._index]
+        self._index += 1
+        return item
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._has_more:
+            self._source.close()
+
+
 class ChaincodeStub:
     """The API a transaction uses: state, queries, private data, events, identity and proposal fields."""
 
@@ -142,6 +186,7 @@ class ChaincodeStub:
         "_local",
         "_lock",
         "_proposal",
+        "_range_local",
         "_transport",
         "_tx_id",
         "channel_id",
@@ -172,6 +217,7 @@ class ChaincodeStub:
         self.event: chaincode_event_pb2.ChaincodeEvent | None = None
         self._identity: ClientIdentity | None = None
         self._local = transport if hasattr(transport, "put_state_local") else None
+        self._range_local = getattr(transport, "range_local", None)
 
     # -- the exchange with the peer ------------------------------------------------------------------
     async def _call(self, kind: int, body: Any) -> bytes:
@@ -398,6 +444,9 @@ class ChaincodeStub:
         return await self._range_raw(collection, start, end, metadata)
 
     async def _range_raw(self, collection: str, start: str, end: str, metadata: shim.QueryMetadata | None):
+        if self._range_local is not None and metadata is None and not collection and not self._lock.locked():
+            results, has_more, source = self._range_local(self.channel_id, self._tx_id, start, end)
+            return LocalQueryIterator(source, results, has_more), QueryPage(0, "")
         request = shim.GetStateByRange(startKey=start, endKey=end, collection=collection)
         if metadata is not None:
             request.metadata = metadata.SerializeToString()

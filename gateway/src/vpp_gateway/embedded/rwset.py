@@ -12,6 +12,7 @@ records the SHA-256 of its value, as Fabric's hashed read/write set does.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ StateKey = tuple[str, str, str]  # (namespace, collection, key)
 
 
 def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")  # base64.b64encode, minus its wrapper
 
 
 def unb64(text: str) -> bytes:
@@ -77,7 +78,7 @@ class RangeRead:
                    [(k, (int(v[0]), int(v[1]))) for k, v in raw["results"]], bool(raw["exhausted"]))
 
 
-@dataclass
+@dataclass(slots=True)
 class Write:
     """A put (``value`` set) or a delete (``value is None``); ``purge`` for PURGE_PRIVATE_DATA."""
 
@@ -111,13 +112,18 @@ class RWSet:
     def to_json(self) -> dict[str, Any]:
         """The canonical form recorded in blocks (private values replaced by their SHA-256)."""
         writes = []
+        append, encode = writes.append, binascii.b2a_base64
         for (ns, coll, key), write in sorted(self.writes.items()):
-            entry: dict[str, Any] = {"ns": ns, "coll": coll, "key": key, "delete": write.value is None}
-            if write.value is not None:
-                entry["value" if coll == "" else "value_hash"] = b64(write.value if coll == "" else sha256(write.value))
+            value = write.value
+            entry: dict[str, Any] = {"ns": ns, "coll": coll, "key": key, "delete": value is None}
+            if value is not None:
+                if coll == "":
+                    entry["value"] = encode(value, newline=False).decode("ascii")
+                else:
+                    entry["value_hash"] = b64(sha256(value))
             if write.purge:
                 entry["purge"] = True
-            writes.append(entry)
+            append(entry)
         return {
             "reads": [[ns, coll, key, _version_json(v)] for (ns, coll, key), v in sorted(self.reads.items())],
             "ranges": [r.to_json() for r in self.ranges],

@@ -19,7 +19,7 @@ from fabric_ccaas.errors import PeerError
 from fabric_ccaas.handler import Chaincode
 from fabric_ccaas.keys import COMPOSITE_KEY_NAMESPACE
 from fabric_ccaas.mango import matches, selector_of
-from fabric_ccaas.stub import ChaincodeStub
+from fabric_ccaas.stub import KV, ChaincodeStub
 from fabric_protos.ledger.queryresult import kv_query_result_pb2
 from fabric_protos.peer import chaincode_event_pb2, chaincode_pb2, proposal_pb2, proposal_response_pb2
 from fabric_protos.peer import chaincode_shim_pb2 as shim
@@ -170,6 +170,15 @@ class Simulator:
             raise PeerError("PUT_STATE", str(exc)) from None
         ctx.rwset.writes[(ctx.namespace, "", key)] = Write(value or None)  # empty value: a delete, as below
 
+    def range_local(self, channel_id: str, tx_id: str, start: str, end: str) -> tuple[list[KV], bool, _LocalRange]:
+        """GET_STATE_BY_RANGE of public state, not paginated: the first batch now, recorded as the message's."""
+        ctx = self._context(channel_id, tx_id, "GET_STATE_BY_RANGE")
+        record = RangeRead(ctx.namespace, "", start, end)
+        ctx.rwset.ranges.append(record)
+        source = _LocalRange(ctx.namespace, visible_range(self.store.range(ctx.namespace, "", start, end), start),
+                             record, self.batch_size)
+        return *source.next_batch(), source
+
     def _dispatch(self, ctx: _Context, message: shim.ChaincodeMessage) -> bytes:
         kind, body = message.type, message.payload
         if kind in (MT.GET_STATE, MT.GET_PRIVATE_DATA_HASH, MT.GET_STATE_METADATA):
@@ -289,6 +298,29 @@ class Simulator:
             ctx.iterators.pop(iterator_id)
         return shim.QueryResponse(results=[shim.QueryResultBytes(resultBytes=b) for b in batch],
                                   has_more=bool(rest), id=iterator_id).SerializeToString()
+
+
+class _LocalRange:
+    """A range's rows handed out ``size`` at a time; each batch enters the read set when handed out (as
+    ``_next_batch`` does for QUERY_STATE_NEXT), the range is exhausted once the last batch is out."""
+
+    __slots__ = ("namespace", "position", "record", "rows", "size")
+
+    def __init__(self, namespace: str, rows: list[tuple[str, bytes, Version]], record: RangeRead, size: int):
+        self.namespace, self.rows, self.record, self.size, self.position = namespace, rows, record, size, 0
+
+    def next_batch(self) -> tuple[list[KV], bool]:
+        batch = self.rows[self.position:self.position + self.size]
+        self.position += len(batch)
+        self.record.results.extend([(k, version) for k, _, version in batch])
+        more = self.position < len(self.rows)
+        if not more:
+            self.record.exhausted = True
+        namespace = self.namespace
+        return [KV(namespace, k, v) for k, v, _ in batch], more
+
+    def close(self) -> None:
+        """Nothing to release: the rows are this object's (a closed range stays as read so far)."""
 
 
 def _error(message: shim.ChaincodeMessage, text: str) -> shim.ChaincodeMessage:

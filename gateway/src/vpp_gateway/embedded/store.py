@@ -113,7 +113,7 @@ def decode_metadata(raw: bytes | None) -> dict[str, bytes]:
     return {k: unb64(v) for k, v in json.loads(raw).items()} if raw else {}
 
 
-@dataclass
+@dataclass(slots=True)
 class StateUpdate:
     """The net effect of a block's valid transactions on one key."""
 
@@ -230,6 +230,16 @@ class Store:
             params.append(end.encode())
         rows = self.db.execute(sql + " ORDER BY key", params).fetchall()
         return [(k.decode(), v, (b, t)) for k, v, b, t in rows]
+
+    def range_versions(self, namespace: str, collection: str, start: str, end: str,
+                       end_inclusive: bool = False) -> list[tuple[str, Version]]:
+        """:meth:`range` without the values: what re-validating a range query compares."""
+        sql = "SELECT key, block, tx_number FROM state WHERE namespace = ? AND collection = ? AND key >= ?"
+        params: list[Any] = [namespace, collection, start.encode()]
+        if end:
+            sql += " AND key <= ?" if end_inclusive else " AND key < ?"
+            params.append(end.encode())
+        return [(k.decode(), (b, t)) for k, b, t in self.db.execute(sql + " ORDER BY key", params)]
 
     def all_in(self, namespace: str, collection: str) -> list[tuple[str, bytes, Version]]:
         return self.range(namespace, collection, "", "")

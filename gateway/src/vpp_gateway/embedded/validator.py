@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from fabric_ccaas.keys import COMPOSITE_KEY_NAMESPACE
 from fabric_protos.peer import chaincode_event_pb2, proposal_response_pb2
 from fabric_protos.peer.transaction_pb2 import TxValidationCode
 
 from .rwset import BlockWrite, RangeRead, RWSet, StateKey, Version, b64, canonical, sha256
-from .simulator import visible_range
 from .store import StateUpdate, Store, apply_writes
 
 VALID = TxValidationCode.VALID
@@ -80,12 +80,13 @@ def current_range(store: Store, updates: dict[StateKey, StateUpdate], read: Rang
         end, inclusive = read.end, False
     else:  # stopped early: Fabric compares up to (and including) the last key read
         end, inclusive = read.results[-1][0], True
-    rows = {k: v for k, _, v in visible_range(
-        store.range(read.namespace, read.collection, read.start, end, inclusive), read.start)}
+    simple = not read.start.startswith(COMPOSITE_KEY_NAMESPACE)  # a simple-key range skips composite keys
+    rows = {k: v for k, v in store.range_versions(read.namespace, read.collection, read.start, end, inclusive)
+            if not (simple and k.startswith(COMPOSITE_KEY_NAMESPACE))}
     for (ns, coll, key), update in updates.items():
         if ns != read.namespace or coll != read.collection or not _in_bounds(key, read.start, end, inclusive):
             continue
-        if visible_range([(key, b"", (0, 0))], read.start):
+        if not (simple and key.startswith(COMPOSITE_KEY_NAMESPACE)):
             if update.deleted:
                 rows.pop(key, None)
             else:
@@ -125,20 +126,19 @@ def plan_block(store: Store, number: int, transactions: list[EndorsedTransaction
         if code != VALID:
             continue
         version = (number, tx_number)
-        for key in sorted(set(tx.rwset.writes) | set(tx.rwset.metadata_writes)):
-            write = tx.rwset.writes.get(key)
-            block_write = None
-            if write is not None:
-                block_write = BlockWrite(key, write.value is None, write.value,
-                                         sha256(write.value) if write.value is not None else None, write.purge)
-            metadata_write = tx.rwset.metadata_writes.get(key)
+        writes, metadata_writes = tx.rwset.writes, tx.rwset.metadata_writes
+        for key in sorted(writes.keys() | metadata_writes.keys() if metadata_writes else writes):
+            write = writes.get(key)
+            value = write.value if write is not None else None
+            metadata_write = metadata_writes.get(key) if metadata_writes else None
             current = updates.get(key)
-            if (current is None or current.metadata is None) and block_write is not None and not block_write.delete \
-                    and not metadata_write:
+            if value is not None and not metadata_write and (current is None or current.metadata is None):
                 # a plain put keeps whatever metadata the key has: the commit's upsert leaves it in place, so the
                 # stored row need not be read here (one SELECT per write saved)
-                updates[key] = StateUpdate(block_write.value, block_write.value_hash, version, None, False)
+                updates[key] = StateUpdate(value, sha256(value), version, None, False)
             else:
+                block_write = None if write is None else BlockWrite(
+                    key, value is None, value, sha256(value) if value is not None else None, write.purge)
                 if current is None or current.metadata is None:  # the stored metadata matters now
                     stored = store.get(key)
                     if current is None:
@@ -146,9 +146,8 @@ def plan_block(store: Store, number: int, transactions: list[EndorsedTransaction
                     else:
                         current = replace(current, metadata=stored.metadata if stored is not None else {})
                 apply_writes(updates, current, key, block_write, metadata_write, version)
-            ns, coll, k = key
-            if write is not None and coll == "":  # Fabric keeps history for public keys only
-                history.append((ns, k, number, tx_number, tx.tx_id, write.value is None, write.value or b"",
+            if write is not None and key[1] == "":  # Fabric keeps history for public keys only
+                history.append((key[0], key[2], number, tx_number, tx.tx_id, value is None, value or b"",
                                 tx.seconds, tx.nanos))
     data = canonical({"channel": store.channel, "number": number,
                       "transactions": [tx.to_json(code) for tx, code in zip(transactions, codes, strict=True)]})
