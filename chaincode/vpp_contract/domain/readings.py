@@ -118,7 +118,7 @@ def _refuse_lone_surrogates(payload: dict) -> None:
     canonical bytes or a message naming a field ever meet one (found by fuzzing: it crashed the whole batch)."""
     for name, value in payload.items():
         for text in (name, value):
-            if isinstance(text, str):
+            if isinstance(text, str) and not text.isascii():  # ASCII (nearly every field) holds no surrogate
                 try:
                     text.encode("utf-8")
                 except UnicodeEncodeError as exc:
