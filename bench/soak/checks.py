@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import defaultdict
 
 from .load import DAY, INTERVAL
@@ -55,6 +56,7 @@ async def nothing_lost(client, admin, plan, published: int, concurrency: int = 8
         held = lots.get((plan.asset_id(int(key[0][2:])), key[1]), 0)
         if not (want["readings"] == got["readings"] and want["wh"] == got["wh"] == got["minted"] == held):
             mismatches.append({"meter": key[0], "day": key[1], "published": want, "ledger": got, "lots_wh": held})
+    began = time.monotonic()
     try:
         supply = (await evaluate("GetSupply"))["Tgen"]
         supply_error = None
@@ -69,6 +71,7 @@ async def nothing_lost(client, admin, plan, published: int, concurrency: int = 8
         "published_wh": published_wh, "ledger_wh": sum(r["wh"] for r in ledger.values()),
         "minted_wh_by_readings": sum(r["minted"] for r in ledger.values()), "lots_wh": sum(lots.values()),
         "sum_of_balances_wh": balances, "supply": supply, "supply_error": supply_error,
+        "supply_s": round(time.monotonic() - began, 1),
         "intervals_per_meter": intervals, "interval_s": INTERVAL,
         "ok": not mismatches and supply_ok,
     }

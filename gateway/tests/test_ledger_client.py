@@ -232,8 +232,9 @@ class FakeContract:
     def __init__(self, gateway):
         self.gateway = gateway
 
-    async def evaluate(self, name, args, transient=None):
+    async def evaluate(self, name, args, transient=None, *, timeout=None):
         self.gateway.calls.append(("evaluate", name, tuple(args)))
+        self.gateway.timeouts.append((name, timeout))
         if name == "Fail":
             raise EvaluateError("chaincode response 500, INVALID_ARGUMENT: bad", code=grpc.StatusCode.UNKNOWN)
         return b"result"
@@ -276,6 +277,7 @@ class FakeGateway:
     def __init__(self, identity):
         self.identity = identity
         self.calls = []
+        self.timeouts = []
         self.closed = False
         self.status_failures = 0
 
@@ -312,6 +314,16 @@ async def test_fabric_client_one_gateway_per_identity(people):
     assert all(g.closed for g in made)
     with pytest.raises(UnavailableError):
         await client.evaluate("GetSupply", [], people["admin"])
+
+
+async def test_fabric_client_gives_full_scan_queries_their_own_deadline(people):
+    """GetSupply reads every lot: it gets ``scan_timeout`` (VPP_FABRIC_SCAN_WAIT), other queries the Gateway's."""
+    gateway = FakeGateway(people["admin"])
+    client = FabricLedgerClient(lambda who: gateway, "vppchannel", "vpp", scan_timeout=42.0)
+    await client.evaluate("GetSupply", [], people["admin"])
+    await client.evaluate("GetBalance", ["o"], people["admin"])
+    assert gateway.timeouts == [("GetSupply", 42.0), ("GetBalance", None)]
+    await client.close()
 
 
 async def test_fabric_client_sends_the_same_transaction_again_when_its_commit_status_does_not_come(people):

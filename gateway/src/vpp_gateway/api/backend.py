@@ -66,7 +66,8 @@ def open_ledger(config: Config, accounts: Any) -> LedgerClient:
 
     return FabricLedgerClient(connector(config.fabric_peer, config.fabric_tls_ca, config.fabric_tls_name),
                               config.fabric_channel, config.chaincode, events_identity=accounts.operator_identity(),
-                              also_committed_on=[connector(*peer) for peer in config.fabric_other_peers])
+                              also_committed_on=[connector(*peer) for peer in config.fabric_other_peers],
+                              scan_timeout=float(config.fabric_scan_wait_s))
 
 
 def build_app(config: Config):

@@ -13,6 +13,8 @@ VPP_FABRIC_TLS_NAME    (empty)                        TLS server name override (
 VPP_FABRIC_CHANNEL     vppchannel                     channel name
 VPP_FABRIC_COMMIT_WAIT 10                             fabric: seconds to wait for a commit status before the same
                                                       transaction is sent again (a Raft leader lost it)
+VPP_FABRIC_SCAN_WAIT   60                             fabric: deadline in seconds of queries that read every lot
+                                                      (GET /supply); other queries have the Gateway's 5 s
 VPP_FABRIC_OTHER_PEERS (empty)                        the other organisations' peers, comma-separated
                                                       ``address|tls_ca_file|tls_name``: a submit returns once each
                                                       of them has committed it too, so a dependent transaction
@@ -95,6 +97,7 @@ class Config:
     fabric_channel: str = "vppchannel"
     fabric_other_peers: tuple[tuple[str, str, str], ...] = ()
     fabric_commit_wait_s: int = 10
+    fabric_scan_wait_s: int = 60
     fabric_ca_dirs: tuple[tuple[str, str], ...] = ()  # (MSP id, folder with cert.pem and key.pem)
     chaincode: str = "vpp"
     block_size: int = 50
@@ -138,6 +141,7 @@ class Config:
             fabric_channel=text("VPP_FABRIC_CHANNEL", cls.fabric_channel),
             fabric_other_peers=_peers(env.get("VPP_FABRIC_OTHER_PEERS", "")),
             fabric_commit_wait_s=_int(env, "VPP_FABRIC_COMMIT_WAIT", cls.fabric_commit_wait_s, 1),
+            fabric_scan_wait_s=_int(env, "VPP_FABRIC_SCAN_WAIT", cls.fabric_scan_wait_s, 1),
             fabric_ca_dirs=tuple((msp, folder) for msp, name in (("Org1MSP", "VPP_FABRIC_CA_DIR_ORG1"),
                                                                  ("Org2MSP", "VPP_FABRIC_CA_DIR_ORG2"))
                                  if (folder := text(name, ""))),
