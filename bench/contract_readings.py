@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -98,6 +99,50 @@ async def load(net: FabricNetwork, admin_msp: Path, batches: list[str], concurre
             "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0}
 
 
+def start_profiles(net: FabricNetwork, servers: dict[str, int], out: Path, seconds: int) -> list:
+    """BENCH_PROFILE_DIR: while the load runs, Go CPU profiles of both peers (pprof, PEER_PROFILE=true) and
+    py-spy samples of both chaincode servers (when py-spy is installed), written to ``out``."""
+    import subprocess
+    import threading
+    import urllib.request
+
+    out.mkdir(parents=True, exist_ok=True)
+    jobs: list = []
+    for org, offset in (("org1", 14), ("org2", 19)):
+        url = f"http://127.0.0.1:{net.port_base + offset}/debug/pprof/profile?seconds={seconds}"
+
+        def fetch(url=url, target=out / f"peer0.{org}.pprof") -> None:
+            with urllib.request.urlopen(url, timeout=seconds + 30) as answer:
+                target.write_bytes(answer.read())
+
+        thread = threading.Thread(target=fetch, daemon=True)
+        thread.start()
+        jobs.append(thread)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if Path(spy).exists():
+        for org, pid in servers.items():
+            jobs.append(subprocess.Popen([spy, "record", "--nonblocking", "-r", "100", "-d", str(seconds), "-f", "raw",
+                                          "-o", str(out / f"chaincode-{org}.txt"), "-p", str(pid), "--subprocesses"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return jobs
+
+
+def shim_requests(net: FabricNetwork) -> dict[str, int]:
+    """Per message type, the chaincode requests both peers have answered (their Prometheus counter
+    chaincode_shim_requests_completed): how many round trips between peers and chaincode servers a load took."""
+    import re
+    import urllib.request
+
+    counts: dict[str, int] = {}
+    for offset in (5, 15):  # peer0.org1 and peer0.org2 operations ports
+        with urllib.request.urlopen(f"http://127.0.0.1:{net.port_base + offset}/metrics", timeout=10) as answer:
+            for line in answer.read().decode().splitlines():
+                if line.startswith("chaincode_shim_requests_completed{"):
+                    kind = re.search(r'type="([A-Z_]+)"', line).group(1)
+                    counts[kind] = counts.get(kind, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return counts
+
+
 def run(args) -> dict:
     try:
         fabric = locate()
@@ -113,6 +158,9 @@ def run(args) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     net = FabricNetwork(work, int(os.environ.get("VPP_BENCH_FABRIC_PORT_BASE", "37050")))
     net.env["ORDERER_COUNT"] = "1"  # the topology these figures were first measured on: one Raft orderer
+    profile_dir = os.environ.get("BENCH_PROFILE_DIR")
+    if profile_dir:
+        net.env["PEER_PROFILE"] = "true"
     print(f"one core verifies {verifications_per_second():.0f} P-256 signatures/s", flush=True)
     try:
         net.up(batch_timeout=batch_timeout, max_message_count=max_message_count)
@@ -139,9 +187,18 @@ def run(args) -> dict:
                      "peer0.org2": net.pid_of("peer0.org2"), "chaincode org1": servers["org1"],
                      "chaincode org2": servers["org2"], "client": os.getpid()}
         cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+        shim_before = shim_requests(net)
+        profiles = start_profiles(net, servers, Path(profile_dir), int(seconds) - 10) if profile_dir else []
         result = asyncio.run(load(net, admin_msp, batches, concurrency, seconds))
+        for job in profiles:
+            job.join() if hasattr(job, "join") else job.wait()
         cpu_used = {name: round(cpu_seconds(pid) - cpu_before[name], 1) for name, pid in processes.items()}
         print(f"CPU seconds during the load ({result['elapsed_s']:.0f} s): {cpu_used}", flush=True)
+        shim = {k: v - shim_before.get(k, 0) for k, v in shim_requests(net).items() if v - shim_before.get(k, 0)}
+        round_trips = sum(shim.values())
+        # CPU of peers and chaincode servers together per stub round trip and per committed reading
+        endorsing_cpu = sum(v for k, v in cpu_used.items() if k.startswith(("peer", "chaincode")))
+        print(f"chaincode ↔ peer round trips during the load (both peers): {shim}", flush=True)
         verify_rate = verifications_per_second()
         print(f"{result['per_s']:.0f} readings/s committed, {result['batches']} batches, "
               f"p50 {result['p50_ms']:.0f} ms, "
@@ -161,6 +218,11 @@ def run(args) -> dict:
             metric("failed batches or rejected readings", len(result["failures"]), "count", "target", 0, "lower",
                    "0"),
             metric("MVCC or phantom conflicts", result["mvcc"], "count", "target", 0, "lower", "0"),
+            metric("chaincode ↔ peer round trips per committed reading (both endorsing peers)",
+                   round(round_trips / max(result["accepted"], 1), 2), "round trips", "none (informational)", None,
+                   "lower"),
+            metric("CPU of peers and chaincode servers per committed reading", round(
+                endorsing_cpu * 1e6 / max(result["accepted"], 1)), "µs", "none (informational)", None, "lower"),
             metric("batch latency p50 (endorse, order, commit)", round(result["p50_ms"], 1), "ms",
                    "none (informational)", None, "lower"),
             metric("batch latency p99", round(result["p99_ms"], 1), "ms", "none (informational)", None, "lower"),
@@ -174,6 +236,7 @@ def run(args) -> dict:
                     f"{concurrency} concurrent clients, {seconds} s",
             "machine": f"{os.cpu_count()} cores; orderer, peers, chaincode server and client all on it",
             "failure samples": "; ".join(result["failures"][:5]) or "none",
+            "chaincode requests during the load (both peers)": ", ".join(f"{k} {v:,}" for k, v in sorted(shim.items())),
             "cpu seconds during the load": ", ".join(f"{k} {v}" for k, v in cpu_used.items())
                                            + f" (over {result['elapsed_s']:.0f} s)",
         },

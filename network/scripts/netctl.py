@@ -133,7 +133,9 @@ def peer_overrides(org: int) -> dict:
         "peer.tls.rootcert.file": str(node_dir / "tls/ca.crt"),
         "peer.gateway.enabled": True,
         "peer.gateway.endorsementTimeout": env("GATEWAY_ENDORSEMENT_TIMEOUT", "30s"),
-        "peer.profile.enabled": False,
+        # PEER_PROFILE=true: Go's pprof endpoint, to see where a peer spends its CPU (off by default)
+        "peer.profile.enabled": env("PEER_PROFILE", "false") == "true",
+        "peer.profile.listenAddress": f"127.0.0.1:{env(f'PEER0_ORG{org}_PROFILE_PORT', '0')}",
         # No Docker: an empty vm.endpoint keeps the peer from registering a Docker
         # health checker and from falling back to the Docker builder.
         "vm.endpoint": "",
