@@ -232,7 +232,7 @@ class FakeContract:
     def __init__(self, gateway):
         self.gateway = gateway
 
-    async def evaluate(self, name, args, transient=None, *, timeout=None):
+    async def evaluate(self, name, args, transient=None, *, timeout=None):  # noqa: ASYNC109 - the real Contract.evaluate takes it
         self.gateway.calls.append(("evaluate", name, tuple(args)))
         self.gateway.timeouts.append((name, timeout))
         if name == "Fail":
