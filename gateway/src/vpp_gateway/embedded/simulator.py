@@ -218,8 +218,18 @@ class Simulator:
             req = shim.GetStateByRange.FromString(body)
             if req.collection or req.metadata:
                 ctx.flags.state_reads_only = False
-            rows = visible_range(self.store.range(ctx.namespace, req.collection, req.startKey, req.endKey),
-                                 req.startKey)
+            rows = None
+            if req.metadata:  # a page: read from its bookmark, one row past its size (not the rest of the range)
+                meta = shim.QueryMetadata.FromString(req.metadata)
+                if meta.pageSize > 0:
+                    first = max(req.startKey, meta.bookmark)
+                    page = self.store.range(ctx.namespace, req.collection, first, req.endKey,
+                                            limit=meta.pageSize + 1)
+                    if len(visible_range(page, req.startKey)) == len(page):
+                        rows = page
+            if rows is None:
+                rows = visible_range(self.store.range(ctx.namespace, req.collection, req.startKey, req.endKey),
+                                     req.startKey)
             return self._results(ctx, req.collection, req.metadata, rows, (req.startKey, req.endKey))
         if kind == MT.GET_QUERY_RESULT:
             ctx.flags.state_reads_only = False

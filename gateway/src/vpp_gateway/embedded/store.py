@@ -221,14 +221,19 @@ class Store:
         return (row[0], row[1]) if row else None
 
     def range(self, namespace: str, collection: str, start: str, end: str,
-              end_inclusive: bool = False) -> list[tuple[str, bytes, Version]]:
-        """Keys in [start, end) (or [start, end]) sorted by key; ``end == ""`` means no upper bound."""
+              end_inclusive: bool = False, limit: int | None = None) -> list[tuple[str, bytes, Version]]:
+        """Keys in [start, end) (or [start, end]) sorted by key; ``end == ""`` means no upper bound; at most
+        ``limit`` of them when given."""
         sql = ("SELECT key, value, block, tx_number FROM state WHERE namespace = ? AND collection = ? AND key >= ?")
         params: list[Any] = [namespace, collection, start.encode()]
         if end:
             sql += " AND key <= ?" if end_inclusive else " AND key < ?"
             params.append(end.encode())
-        rows = self.db.execute(sql + " ORDER BY key", params).fetchall()
+        sql += " ORDER BY key"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self.db.execute(sql, params).fetchall()
         return [(k.decode(), v, (b, t)) for k, v, b, t in rows]
 
     def range_versions(self, namespace: str, collection: str, start: str, end: str,
