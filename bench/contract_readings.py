@@ -108,8 +108,8 @@ def start_profiles(net: FabricNetwork, servers: dict[str, int], out: Path, secon
 
     out.mkdir(parents=True, exist_ok=True)
     jobs: list = []
-    for org, offset in (("org1", 14), ("org2", 19)):
-        url = f"http://127.0.0.1:{net.port_base + offset}/debug/pprof/profile?seconds={seconds}"
+    for org, entry in net.info["orgs"].items():
+        url = f"{entry['peer']['profile']}/debug/pprof/profile?seconds={seconds}"
 
         def fetch(url=url, target=out / f"peer0.{org}.pprof") -> None:
             with urllib.request.urlopen(url, timeout=seconds + 30) as answer:
@@ -134,8 +134,8 @@ def shim_requests(net: FabricNetwork) -> dict[str, int]:
     import urllib.request
 
     counts: dict[str, int] = {}
-    for offset in (5, 15):  # peer0.org1 and peer0.org2 operations ports
-        with urllib.request.urlopen(f"http://127.0.0.1:{net.port_base + offset}/metrics", timeout=10) as answer:
+    for entry in net.info["orgs"].values():
+        with urllib.request.urlopen(f"{entry['peer']['operations']}/metrics", timeout=10) as answer:
             for line in answer.read().decode().splitlines():
                 if line.startswith("chaincode_shim_requests_completed{"):
                     kind = re.search(r'type="([A-Z_]+)"', line).group(1)
@@ -188,7 +188,7 @@ def run(args) -> dict:
                      "chaincode org2": servers["org2"], "client": os.getpid()}
         cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
         shim_before = shim_requests(net)
-        profiles = start_profiles(net, servers, Path(profile_dir), int(seconds) - 10) if profile_dir else []
+        profiles = start_profiles(net, servers, Path(profile_dir), max(int(seconds) - 10, int(seconds) // 2)) if profile_dir else []
         result = asyncio.run(load(net, admin_msp, batches, concurrency, seconds))
         for job in profiles:
             job.join() if hasattr(job, "join") else job.wait()
@@ -196,7 +196,7 @@ def run(args) -> dict:
         print(f"CPU seconds during the load ({result['elapsed_s']:.0f} s): {cpu_used}", flush=True)
         shim = {k: v - shim_before.get(k, 0) for k, v in shim_requests(net).items() if v - shim_before.get(k, 0)}
         round_trips = sum(shim.values())
-        # CPU of peers and chaincode servers together per stub round trip and per committed reading
+        # CPU of peers and chaincode servers together, per committed reading
         endorsing_cpu = sum(v for k, v in cpu_used.items() if k.startswith(("peer", "chaincode")))
         print(f"chaincode ↔ peer round trips during the load (both peers): {shim}", flush=True)
         verify_rate = verifications_per_second()

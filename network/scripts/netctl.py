@@ -625,6 +625,9 @@ def cmd_write_network_json(args) -> None:
                 "address": f"127.0.0.1:{env(f'PEER0_ORG{org}_PORT')}",
                 "chaincode_address": f"127.0.0.1:{env(f'PEER0_ORG{org}_CC_PORT')}",
                 "operations": f"http://127.0.0.1:{env(f'PEER0_ORG{org}_OPS_PORT')}",
+                # Go's pprof, served only with PEER_PROFILE=true
+                "profile": (f"http://127.0.0.1:{env(f'PEER0_ORG{org}_PROFILE_PORT')}"
+                            if env("PEER_PROFILE", "false") == "true" else None),
                 "tls_ca": str(base / f"tlsca/tlsca.org{org}.example.com-cert.pem"),
                 "pid_file": str(work / f"pids/peer0.org{org}.pid"),
                 "log": str(work / f"logs/peer0.org{org}.log"),

@@ -112,18 +112,14 @@ class RWSet:
     def to_json(self) -> dict[str, Any]:
         """The canonical form recorded in blocks (private values replaced by their SHA-256)."""
         writes = []
-        append, encode = writes.append, binascii.b2a_base64
         for (ns, coll, key), write in sorted(self.writes.items()):
             value = write.value
             entry: dict[str, Any] = {"ns": ns, "coll": coll, "key": key, "delete": value is None}
             if value is not None:
-                if coll == "":
-                    entry["value"] = encode(value, newline=False).decode("ascii")
-                else:
-                    entry["value_hash"] = b64(sha256(value))
+                entry["value" if coll == "" else "value_hash"] = b64(value if coll == "" else sha256(value))
             if write.purge:
                 entry["purge"] = True
-            append(entry)
+            writes.append(entry)
         return {
             "reads": [[ns, coll, key, _version_json(v)] for (ns, coll, key), v in sorted(self.reads.items())],
             "ranges": [r.to_json() for r in self.ranges],

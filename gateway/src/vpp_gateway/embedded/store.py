@@ -220,11 +220,9 @@ class Store:
                               (ns, coll, k.encode())).fetchone()
         return (row[0], row[1]) if row else None
 
-    def range(self, namespace: str, collection: str, start: str, end: str,
-              end_inclusive: bool = False, limit: int | None = None) -> list[tuple[str, bytes, Version]]:
-        """Keys in [start, end) (or [start, end]) sorted by key; ``end == ""`` means no upper bound; at most
-        ``limit`` of them when given."""
-        sql = ("SELECT key, value, block, tx_number FROM state WHERE namespace = ? AND collection = ? AND key >= ?")
+    def _range_rows(self, columns: str, namespace: str, collection: str, start: str, end: str,
+                    end_inclusive: bool, limit: int | None) -> sqlite3.Cursor:
+        sql = f"SELECT {columns} FROM state WHERE namespace = ? AND collection = ? AND key >= ?"
         params: list[Any] = [namespace, collection, start.encode()]
         if end:
             sql += " AND key <= ?" if end_inclusive else " AND key < ?"
@@ -233,18 +231,21 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = self.db.execute(sql, params).fetchall()
+        return self.db.execute(sql, params)
+
+    def range(self, namespace: str, collection: str, start: str, end: str,
+              end_inclusive: bool = False, limit: int | None = None) -> list[tuple[str, bytes, Version]]:
+        """Keys in [start, end) (or [start, end]) sorted by key; ``end == ""`` means no upper bound; at most
+        ``limit`` of them when given."""
+        rows = self._range_rows("key, value, block, tx_number", namespace, collection, start, end, end_inclusive,
+                                limit)
         return [(k.decode(), v, (b, t)) for k, v, b, t in rows]
 
     def range_versions(self, namespace: str, collection: str, start: str, end: str,
                        end_inclusive: bool = False) -> list[tuple[str, Version]]:
         """:meth:`range` without the values: what re-validating a range query compares."""
-        sql = "SELECT key, block, tx_number FROM state WHERE namespace = ? AND collection = ? AND key >= ?"
-        params: list[Any] = [namespace, collection, start.encode()]
-        if end:
-            sql += " AND key <= ?" if end_inclusive else " AND key < ?"
-            params.append(end.encode())
-        return [(k.decode(), (b, t)) for k, b, t in self.db.execute(sql + " ORDER BY key", params)]
+        rows = self._range_rows("key, block, tx_number", namespace, collection, start, end, end_inclusive, None)
+        return [(k.decode(), (b, t)) for k, b, t in rows]
 
     def all_in(self, namespace: str, collection: str) -> list[tuple[str, bytes, Version]]:
         return self.range(namespace, collection, "", "")
