@@ -188,7 +188,8 @@ def run(args) -> dict:
                      "chaincode org2": servers["org2"], "client": os.getpid()}
         cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
         shim_before = shim_requests(net)
-        profiles = start_profiles(net, servers, Path(profile_dir), max(int(seconds) - 10, int(seconds) // 2)) if profile_dir else []
+        window = max(int(seconds) - 10, int(seconds) // 2)  # seconds profiled, inside the load
+        profiles = start_profiles(net, servers, Path(profile_dir), window) if profile_dir else []
         result = asyncio.run(load(net, admin_msp, batches, concurrency, seconds))
         for job in profiles:
             job.join() if hasattr(job, "join") else job.wait()
