@@ -73,6 +73,33 @@ async def test_a_peer_error_reply_surfaces_with_its_message(records_server):
         assert response.message == "PEER_ERROR: GET_STATE: peer error: GET_STATE failed: ledger closed"
 
 
+async def test_a_peer_announcing_write_batches_gets_the_writes_in_them(conformance_server):
+    ledger = InMemoryPeer(write_batch_size=100)  # READY carries ChaincodeAdditionalParams, as Fabric 3.1 sends it
+    async with FakePeer(f"127.0.0.1:{conformance_server.port}", ledger, namespace="conformance") as peer:
+        assert response_of(await peer.transact("PutMany", "k", "250")).status == 200
+        assert ledger.requests == {"WRITE_BATCH_STATE": 3}  # 100 + 100 + 50 records, no PUT_STATE
+        assert ledger.state[("conformance", "")] == {f"k{i:05d}": str(i).encode() for i in range(250)}
+
+        peer.answer_override = lambda m: (MT(type=MT.ERROR, payload=b"txid [x]: writes are not allowed",
+                                             txid=m.txid, channel_id=m.channel_id)
+                                          if m.type == MT.WRITE_BATCH_STATE else None)
+        refused = await peer.transact("Put", "z", "1")
+        assert refused.type == MT.ERROR
+        assert refused.payload.decode() == ("the peer refused the transaction's writes: WRITE_BATCH_STATE: "
+                                            "peer error: txid [x]: writes are not allowed")
+        assert "z" not in ledger.state[("conformance", "")]
+        peer.answer_override = None
+        assert response_of(await peer.transact("Put", "z", "1")).status == 200  # the stream keeps serving
+        assert ledger.state[("conformance", "")]["z"] == b"1"
+
+
+async def test_a_peer_without_write_batches_gets_one_put_state_per_write(conformance_server):
+    ledger = InMemoryPeer()  # a Fabric 2.5 peer: READY without a payload
+    async with FakePeer(f"127.0.0.1:{conformance_server.port}", ledger, namespace="conformance") as peer:
+        assert response_of(await peer.transact("PutMany", "k", "250")).status == 200
+        assert ledger.requests == {"PUT_STATE": 250}
+
+
 async def test_paginated_query_walks_past_its_first_page(conformance_server):
     ledger = InMemoryPeer(batch_size=4)
     async with FakePeer(f"127.0.0.1:{conformance_server.port}", ledger, namespace="conformance") as peer:
@@ -239,3 +266,17 @@ async def test_stopping_finishes_transactions_in_flight_and_refuses_new_ones():
         assert response_of(finished).payload == b"finished"
         assert peer.ledger.state[("cc", "")]["done"] == b"1"
         await stopping
+
+
+def test_the_write_batch_size_comes_from_the_ready_payload():
+    from fabric_ccaas.handler import _write_batch_size
+    from fabric_protos.peer import chaincode_pb2
+
+    def params(**kw) -> bytes:
+        return chaincode_pb2.ChaincodeAdditionalParams(**kw).SerializeToString()
+
+    assert _write_batch_size(b"") == 0  # Fabric 2.5
+    assert _write_batch_size(params(use_write_batch=False, max_size_write_batch=1000)) == 0
+    assert _write_batch_size(params(use_write_batch=True, max_size_write_batch=1000)) == 1000
+    assert _write_batch_size(params(use_write_batch=True, max_size_write_batch=10)) == 100  # as the Go shim
+    assert _write_batch_size(b"\xff\xff\xff") == 0  # unreadable: logged, writes go one by one

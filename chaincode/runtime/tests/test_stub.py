@@ -6,6 +6,7 @@ import json
 import pytest
 from conformance import chaincode as conformance
 from fabric_ccaas import ChaincodeStub, Context, Contract, ContractChaincode, transaction
+from fabric_ccaas.endorsement import key_endorsement_policy
 from fabric_ccaas.testing import InMemoryPeer
 from fabric_protos.peer import chaincode_pb2
 from fabric_protos.peer import chaincode_shim_pb2 as shim
@@ -177,3 +178,54 @@ async def test_stub_rejects_invalid_keys_before_asking_the_peer():
         await stub.get_state_by_range("\x00x", "")
     with pytest.raises(ValueError, match="event name"):
         stub.set_event("", b"")
+
+
+class _Rewrites(Contract):
+    @transaction
+    async def Write(self, ctx: Context, count: int) -> None:
+        for i in range(count):
+            await ctx.stub.put_state(f"k{i:03d}", str(i).encode())
+        await ctx.stub.put_state("a", b"1")
+        await ctx.stub.put_state("a", b"2")  # the last write to a key wins
+        await ctx.stub.put_state("b", b"x")
+        await ctx.stub.del_state("b")  # put then delete: deleted
+        await ctx.stub.del_state("c")
+        await ctx.stub.put_state("c", b"3")  # delete then put: put
+        await ctx.stub.set_state_validation_parameter("a", key_endorsement_policy(["Org1MSP"]))
+        await ctx.stub.put_private_data("secrets", "p", b"s")
+
+    @transaction
+    async def WriteThenPage(self, ctx: Context) -> None:
+        await ctx.stub.put_state("d", b"4")
+        await ctx.stub.get_state_by_range_with_pagination("", "", 10, "")
+
+
+async def test_writes_one_by_one_or_batched_commit_the_same_state(ledger):
+    ledger.install("rw", ContractChaincode(_Rewrites()))
+    ledger.state[("rw", "")] = {"b": b"old", "c": b"old"}
+    assert (await ledger.invoke("rw", "Write", "250")).ok
+    public = ledger.state[("rw", "")]
+    assert public == {**{f"k{i:03d}": str(i).encode() for i in range(250)}, "a": b"2", "c": b"3"}
+    assert ledger.state[("rw", "secrets")] == {"p": b"s"}
+    assert set(ledger.metadata[("rw", "", "a")]) == {"VALIDATION_PARAMETER"}
+    assert [v.value for v in ledger.history[("rw", "a")]] == [b"2"]
+    if ledger.write_batch_size:  # 255 slots written, in batches of at most 100 records
+        assert ledger.requests == {"WRITE_BATCH_STATE": 3}
+    else:
+        assert ledger.requests == {"PUT_STATE": 255, "DEL_STATE": 2, "PUT_STATE_METADATA": 1}
+
+
+async def test_a_transaction_that_writes_and_pages_fails_either_way(ledger):
+    # Fabric refuses a paginated query after a write; batched, the write reaches the peer after the query and
+    # is refused instead. The transaction fails and commits nothing in both cases.
+    ledger.install("rw", ContractChaincode(_Rewrites()))
+    result = await ledger.invoke("rw", "WriteThenPage")
+    assert not result.ok
+    assert "PEER_ERROR" in result.response.message
+    assert ("rw", "") not in ledger.state
+
+
+async def test_a_failed_transaction_sends_no_writes(ledger):
+    ledger.install("conformance", conformance)
+    assert not (await ledger.invoke("conformance", "Fail", "because")).ok
+    assert ledger.requests.get("WRITE_BATCH_STATE", 0) == 0

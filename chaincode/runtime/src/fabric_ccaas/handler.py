@@ -3,6 +3,9 @@
 Each TRANSACTION/INIT message starts its own task with its own stub. A stub call registers a future under
 (channel id, transaction id) before its request is written, and the read loop resolves it with the peer's
 RESPONSE or ERROR. Writes to the stream go through one lock, so messages never interleave.
+
+A Fabric 3.1 peer may announce write batching in its READY message (``ChaincodeAdditionalParams``); stubs
+then keep a transaction's writes and send them in WRITE_BATCH_STATE messages before COMPLETED.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from fabric_protos.peer import chaincode_pb2, proposal_response_pb2
 from fabric_protos.peer import chaincode_shim_pb2 as shim
 from google.protobuf.message import DecodeError
 
-from .errors import StreamClosedError
+from .errors import PeerError, StreamClosedError
 from .stub import ChaincodeStub, Invoke
 
 log = logging.getLogger("fabric_ccaas.handler")
@@ -49,6 +52,7 @@ class StreamHandler:
         self._in_flight: dict[tuple[str, str], asyncio.Task] = {}
         self.state = CREATED
         self.draining = False  # shutting down: finish what is in flight, refuse new transactions
+        self.write_batch_size = 0  # > 0 when the peer accepts WRITE_BATCH_STATE: the most writes per message
 
     # -- writing ---------------------------------------------------------------------------------------
     async def send(self, message: shim.ChaincodeMessage) -> None:
@@ -100,7 +104,9 @@ class StreamHandler:
             self.state = ESTABLISHED
         elif kind == MT.READY and self.state == ESTABLISHED:
             self.state = READY
-            log.info("peer connection ready")
+            self.write_batch_size = _write_batch_size(message.payload)
+            log.info("peer connection ready%s", f" (writes batched, up to {self.write_batch_size} per message)"
+                     if self.write_batch_size else "")
         else:
             await self._reply_error(
                 message, f"chaincode cannot handle message ({MT.Type.Name(kind)}) while in state: {self.state}"
@@ -121,6 +127,12 @@ class StreamHandler:
         entry: Invoke = self._chaincode.init if is_init else self._chaincode.invoke
         try:
             response = await entry(stub)
+            if response.status < 400:  # an error response's writes are discarded by the peer: do not send them
+                try:
+                    await stub.flush_writes()
+                except PeerError as exc:
+                    await self._reply_error(message, f"the peer refused the transaction's writes: {exc}")
+                    return
             completed = MT(
                 type=MT.COMPLETED,
                 payload=response.SerializeToString(),
@@ -149,6 +161,22 @@ class StreamHandler:
                 future.set_exception(StreamClosedError("the peer connection closed"))
         for task in list(self._in_flight.values()):
             task.cancel()
+
+
+def _write_batch_size(payload: bytes) -> int:
+    """The batch size a READY payload announces, 0 for none. Like the Go shim, at least 100 when batching is on
+    (a peer announcing a smaller size gets batches of 100)."""
+    if not payload:
+        return 0
+    try:
+        params = chaincode_pb2.ChaincodeAdditionalParams.FromString(payload)
+    except DecodeError:
+        log.warning("ignoring an unreadable READY payload (%d bytes): writes are not batched", len(payload))
+        return 0
+    return max(params.max_size_write_batch, MIN_WRITE_BATCH) if params.use_write_batch else 0
+
+
+MIN_WRITE_BATCH = 100
 
 
 def error_response(message: str, status: int = 500) -> proposal_response_pb2.Response:

@@ -4,6 +4,13 @@ Every call is one request/answer exchange of ``ChaincodeMessage``s with the peer
 such as :class:`fabric_ccaas.testing.InMemoryPeer`). A transaction's calls are serialised: Fabric allows one
 outstanding request per transaction, so concurrent ``await``s inside one transaction queue up here instead of
 breaking the protocol.
+
+When the peer offers write batching (Fabric 3.1's ``chaincode.runtimeParams.useWriteBatch``, announced in its
+READY message), writes are kept in the stub and sent as WRITE_BATCH_STATE messages when the transaction
+returns: one message for up to the peer's ``maxSizeWriteBatch`` writes instead of one round trip per write.
+Nothing a transaction can observe changes (it never sees its own writes), except where a refused write is
+reported: a write the peer refuses fails the transaction when the batch is sent, not at the ``put_state``
+call. Fabric 2.5 peers announce nothing, and every write is then its own PUT_STATE/DEL_STATE as before.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from .proposal import ProposalView
 
 MT = shim.ChaincodeMessage
 VALIDATION_PARAMETER = "VALIDATION_PARAMETER"
+_RECORD_TYPE = {kind: shim.WriteRecord.Type.Value(MT.Type.Name(kind))
+                for kind in (MT.PUT_STATE, MT.DEL_STATE, MT.PURGE_PRIVATE_DATA, MT.PUT_STATE_METADATA)}
 
 
 class Transport(Protocol):
@@ -189,6 +198,7 @@ class ChaincodeStub:
         "_range_local",
         "_transport",
         "_tx_id",
+        "_writes",
         "channel_id",
         "event",
         "proposal_context_read",
@@ -218,6 +228,10 @@ class ChaincodeStub:
         self._identity: ClientIdentity | None = None
         self._local = transport if hasattr(transport, "put_state_local") else None
         self._range_local = getattr(transport, "range_local", None)
+        # (collection, key, metakey or None for the value) -> WriteRecord, in the order last written
+        self._writes: dict[tuple[str, str, str | None], shim.WriteRecord] | None = (
+            {} if self._local is None and getattr(transport, "write_batch_size", 0) > 0 else None
+        )
 
     # -- the exchange with the peer ------------------------------------------------------------------
     async def _call(self, kind: int, body: Any) -> bytes:
@@ -302,12 +316,12 @@ class ChaincodeStub:
         if self._local is not None and not self._lock.locked():
             self._local.put_state_local(self.channel_id, self._tx_id, key, value)
             return
-        await self._call(MT.PUT_STATE, shim.PutState(key=key, value=value))
+        await self._write(MT.PUT_STATE, "", key, value)
 
     async def del_state(self, key: str) -> None:
         validate_key(key)
         self._guard_write()
-        await self._call(MT.DEL_STATE, shim.DelState(key=key))
+        await self._write(MT.DEL_STATE, "", key)
 
     async def set_state_validation_parameter(self, key: str, endorsement_policy: bytes) -> None:
         await self._put_metadata("", key, VALIDATION_PARAMETER, endorsement_policy)
@@ -374,19 +388,19 @@ class ChaincodeStub:
         validate_collection(collection)
         validate_key(key)
         self._guard_write()
-        await self._call(MT.PUT_STATE, shim.PutState(key=key, value=value, collection=collection))
+        await self._write(MT.PUT_STATE, collection, key, value)
 
     async def del_private_data(self, collection: str, key: str) -> None:
         validate_collection(collection)
         validate_key(key)
         self._guard_write()
-        await self._call(MT.DEL_STATE, shim.DelState(key=key, collection=collection))
+        await self._write(MT.DEL_STATE, collection, key)
 
     async def purge_private_data(self, collection: str, key: str) -> None:
         validate_collection(collection)
         validate_key(key)
         self._guard_write()
-        await self._call(MT.PURGE_PRIVATE_DATA, shim.DelState(key=key, collection=collection))
+        await self._write(MT.PURGE_PRIVATE_DATA, collection, key)
 
     async def set_private_data_validation_parameter(self, collection: str, key: str, policy: bytes) -> None:
         validate_collection(collection)
@@ -437,6 +451,35 @@ class ChaincodeStub:
             return proposal_response_pb2.Response.FromString(inner.payload)
         return proposal_response_pb2.Response(status=500, message=inner.payload.decode("utf-8", "replace"))
 
+    # -- writes, one by one or batched ---------------------------------------------------------------------
+    async def _write(self, kind: int, collection: str, key: str, value: bytes = b"", metakey: str | None = None):
+        """One write (PUT_STATE, DEL_STATE, PURGE_PRIVATE_DATA or PUT_STATE_METADATA): its own request, or kept
+        for the transaction's write batch when the peer takes them."""
+        metadata = shim.StateMetadata(metakey=metakey, value=value) if metakey is not None else None
+        if self._writes is not None:
+            slot = (collection, key, metakey)
+            self._writes.pop(slot, None)  # a later write to the same slot replaces an earlier one and moves last
+            self._writes[slot] = shim.WriteRecord(key=key, collection=collection, type=_RECORD_TYPE[kind],
+                                                  value=value if metadata is None else b"", metadata=metadata)
+            return
+        if kind == MT.PUT_STATE:
+            body = shim.PutState(key=key, value=value, collection=collection)
+        elif metadata is not None:
+            body = shim.PutStateMetadata(key=key, collection=collection, metadata=metadata)
+        else:
+            body = shim.DelState(key=key, collection=collection)
+        await self._call(kind, body)
+
+    async def flush_writes(self) -> None:
+        """Send the kept writes as WRITE_BATCH_STATE messages of at most the peer's batch size each; a refusal
+        raises :class:`PeerError`. The runtime calls this when a transaction returns a success."""
+        if not self._writes:
+            return
+        records, self._writes = list(self._writes.values()), {}
+        size = self._transport.write_batch_size
+        for start in range(0, len(records), size):
+            await self._call(MT.WRITE_BATCH_STATE, shim.WriteBatchState(rec=records[start:start + size]))
+
     # -- helpers -----------------------------------------------------------------------------------------
     async def _range(self, collection: str, start: str, end: str, metadata: shim.QueryMetadata | None):
         start = start or EMPTY_KEY_SUBSTITUTE
@@ -468,10 +511,7 @@ class ChaincodeStub:
     async def _put_metadata(self, collection: str, key: str, metakey: str, value: bytes) -> None:
         validate_key(key)
         self._guard_write()
-        request = shim.PutStateMetadata(
-            key=key, collection=collection, metadata=shim.StateMetadata(metakey=metakey, value=value)
-        )
-        await self._call(MT.PUT_STATE_METADATA, request)
+        await self._write(MT.PUT_STATE_METADATA, collection, key, value, metakey)
 
     async def _get_metadata(self, collection: str, key: str) -> dict[str, bytes]:
         validate_key(key)

@@ -31,6 +31,7 @@ from fabric_protos.peer import chaincode_event_pb2, chaincode_pb2, proposal_pb2,
 from fabric_protos.peer import chaincode_shim_pb2 as shim
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from .errors import PeerError
 from .handler import Chaincode
 from .identity import ATTRIBUTE_EXTENSION_OID
 from .keys import COMPOSITE_KEY_NAMESPACE
@@ -40,6 +41,7 @@ from .stub import ChaincodeStub
 
 MT = shim.ChaincodeMessage
 PUBLIC = ""
+_WRITES = (MT.PUT_STATE, MT.DEL_STATE, MT.PURGE_PRIVATE_DATA, MT.PUT_STATE_METADATA)
 
 
 # -- identities -----------------------------------------------------------------------------------------------
@@ -139,6 +141,7 @@ class _TxContext:
     metadata_writes: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)
     iterators: dict[str, list[bytes]] = field(default_factory=dict)
     paginated: bool = False
+    written: bool = False
     callees: list[_TxContext] = field(default_factory=list)  # chaincodes this one called
 
 
@@ -162,9 +165,12 @@ class Result:
 class InMemoryPeer:
     """World state, private data, metadata and history in dictionaries; several chaincodes by name."""
 
-    def __init__(self, channel_id: str = "testchannel", batch_size: int = 100):
+    def __init__(self, channel_id: str = "testchannel", batch_size: int = 100, write_batch_size: int = 0):
         self.channel_id = channel_id
         self.batch_size = batch_size
+        # > 0: play a Fabric 3.1 peer with chaincode.runtimeParams.useWriteBatch (WRITE_BATCH_STATE accepted)
+        self.write_batch_size = write_batch_size
+        self.requests: dict[str, int] = {}  # stub requests answered, by message type name
         # (namespace, collection) -> key -> value; collection "" is public state
         self.state: dict[tuple[str, str], dict[str, bytes]] = {}
         self.metadata: dict[tuple[str, str, str], dict[str, bytes]] = {}
@@ -209,6 +215,11 @@ class InMemoryPeer:
         try:
             stub = ChaincodeStub(self, self.channel_id, tx_id, chaincode_pb2.ChaincodeInput(args=args), proposal)
             response = await self.chaincodes[context.namespace].invoke(stub)
+            if response.status < 400:
+                try:
+                    await stub.flush_writes()
+                except PeerError as exc:
+                    response = proposal_response_pb2.Response(status=500, message=f"PEER_ERROR: {exc}")
         finally:
             stack.pop()
             if not stack:
@@ -274,6 +285,18 @@ class InMemoryPeer:
 
     def _dispatch(self, ctx: _TxContext, message: shim.ChaincodeMessage) -> bytes:
         kind, body = message.type, message.payload
+        name = MT.Type.Name(kind)
+        self.requests[name] = self.requests.get(name, 0) + 1
+        if kind == MT.WRITE_BATCH_STATE and self.write_batch_size:
+            records = shim.WriteBatchState.FromString(body).rec
+            if len(records) > self.write_batch_size:
+                raise ValueError(f"write batch of {len(records)} records exceeds {self.write_batch_size}")
+            for record in records:  # in order, each as its own request would be (Fabric's HandleWriteBatch)
+                self._dispatch_write(ctx, record)
+            return b""
+        if kind in _WRITES:
+            self._dispatch_write(ctx, self._as_record(kind, body))
+            return b""
         if kind == MT.GET_STATE:
             req = shim.GetState.FromString(body)
             return self._space(ctx, req.collection).get(req.key, b"")
@@ -281,21 +304,6 @@ class InMemoryPeer:
             req = shim.GetState.FromString(body)
             value = self._space(ctx, req.collection).get(req.key)
             return hashlib.sha256(value).digest() if value else b""
-        if kind == MT.PUT_STATE:
-            req = shim.PutState.FromString(body)
-            self._check_write(ctx)
-            ctx.writes[(req.collection, req.key)] = req.value if req.value else None
-            return b""
-        if kind in (MT.DEL_STATE, MT.PURGE_PRIVATE_DATA):
-            req = shim.DelState.FromString(body)
-            self._check_write(ctx)
-            ctx.writes[(req.collection, req.key)] = None
-            return b""
-        if kind == MT.PUT_STATE_METADATA:
-            req = shim.PutStateMetadata.FromString(body)
-            self._check_write(ctx)
-            ctx.metadata_writes.setdefault((req.collection, req.key), {})[req.metadata.metakey] = req.metadata.value
-            return b""
         if kind == MT.GET_STATE_METADATA:
             req = shim.GetStateMetadata.FromString(body)
             entries = self.metadata.get((ctx.namespace, req.collection, req.key), {})
@@ -330,6 +338,32 @@ class InMemoryPeer:
             return self._open_iterator(ctx, items)
         raise ValueError(f"unsupported request {MT.Type.Name(kind)}")
 
+    def _dispatch_write(self, ctx: _TxContext, record: shim.WriteRecord) -> None:
+        self._check_write(ctx)
+        if record.type == shim.WriteRecord.PUT_STATE:
+            ctx.writes[(record.collection, record.key)] = record.value if record.value else None
+        elif record.type in (shim.WriteRecord.DEL_STATE, shim.WriteRecord.PURGE_PRIVATE_DATA):
+            ctx.writes[(record.collection, record.key)] = None
+        elif record.type == shim.WriteRecord.PUT_STATE_METADATA:
+            entries = ctx.metadata_writes.setdefault((record.collection, record.key), {})
+            entries[record.metadata.metakey] = record.metadata.value
+        else:
+            raise ValueError("unknown operation type")
+
+    @staticmethod
+    def _as_record(kind: int, body: bytes) -> shim.WriteRecord:
+        """A single write request as the WriteRecord a batch would carry."""
+        if kind == MT.PUT_STATE:
+            req = shim.PutState.FromString(body)
+            return shim.WriteRecord(key=req.key, value=req.value, collection=req.collection,
+                                    type=shim.WriteRecord.PUT_STATE)
+        if kind == MT.PUT_STATE_METADATA:
+            req = shim.PutStateMetadata.FromString(body)
+            return shim.WriteRecord(key=req.key, collection=req.collection, metadata=req.metadata,
+                                    type=shim.WriteRecord.PUT_STATE_METADATA)
+        req = shim.DelState.FromString(body)
+        return shim.WriteRecord(key=req.key, collection=req.collection, type=shim.WriteRecord.DEL_STATE)
+
     def _space(self, ctx: _TxContext, collection: str) -> dict[str, bytes]:
         return self.state.get((ctx.namespace, collection), {})
 
@@ -337,10 +371,13 @@ class InMemoryPeer:
     def _check_write(ctx: _TxContext) -> None:
         if ctx.paginated:
             raise ValueError("txSimulator does not support a write after a paginated query")
+        ctx.written = True
 
     def _results(self, ctx: _TxContext, metadata_bytes: bytes, keys: list[str], space: dict[str, bytes]) -> bytes:
         bookmark_out = ""
         if metadata_bytes:
+            if ctx.written:  # Fabric's txSimulator.checkBeforePaginatedQueries
+                raise ValueError("paginated queries are supported only in a read-only transaction")
             ctx.paginated = True
             meta = shim.QueryMetadata.FromString(metadata_bytes)
             if meta.bookmark:
@@ -408,7 +445,11 @@ class FakePeer:
             raise AssertionError(f"expected REGISTER, got {MT.Type.Name(first.type)}")
         self.registered_as = chaincode_pb2.ChaincodeID.FromString(first.payload).name
         await self._write(MT(type=MT.REGISTERED))
-        await self._write(MT(type=MT.READY))
+        ready = MT(type=MT.READY)
+        if self.ledger.write_batch_size:  # as a Fabric 3.1 peer with useWriteBatch announces it
+            ready.payload = chaincode_pb2.ChaincodeAdditionalParams(
+                use_write_batch=True, max_size_write_batch=self.ledger.write_batch_size).SerializeToString()
+        await self._write(ready)
         self._reader = asyncio.create_task(self._read_loop())
         return self
 
