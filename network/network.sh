@@ -254,7 +254,7 @@ checkPrereqsUp() {
     local version
     version="$(peer version 2>/dev/null | sed -ne 's/^ Version: //p')"
     case "$version" in
-        2.5.*) infoln "Fabric peer ${version} from ${FABRIC_BIN_DIR}, config from ${FABRIC_CFG_DIR}" ;;
+        2.5.*|3.*) infoln "Fabric peer ${version} from ${FABRIC_BIN_DIR}, config from ${FABRIC_CFG_DIR}" ;;
         *) warnln "peer reports version '${version}'; this network is written for Fabric 2.5" ;;
     esac
 }

@@ -540,16 +540,23 @@ def cmd_package_ccaas(args) -> None:
 
 def load_json_stdin() -> object:
     text = sys.stdin.read()
-    # `peer channel getinfo` prints "Blockchain info: {...}", other commands bare JSON;
-    # either may follow log lines (with "[34m" colour codes), so try every '{' / '['.
+    # `peer channel getinfo` prints "Blockchain info: {...}", other commands bare JSON; either may follow log
+    # lines (with "[34m" colour codes), and Fabric 3's CLI logs gRPC resolver state as JSON at INFO. The
+    # command's own answer comes last: take the last JSON value that decodes.
     decoder = json.JSONDecoder()
-    for i, ch in enumerate(text):
-        if ch in "{[":
+    found, i = None, 0
+    while i < len(text):
+        if text[i] in "{[":
             try:
-                return decoder.raw_decode(text[i:])[0]
-            except ValueError:
+                found, end = decoder.raw_decode(text, i)
+                i = end
                 continue
-    die("no JSON in input", EXIT_FAIL)
+            except ValueError:
+                pass
+        i += 1
+    if found is None:
+        die("no JSON in input", EXIT_FAIL)
+    return found
 
 
 def cmd_json(args) -> None:

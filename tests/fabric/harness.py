@@ -175,17 +175,22 @@ class FabricNetwork:
 
     def orderer_metric(self, orderer: str, metric: str) -> dict[str, float]:
         """The samples of one Prometheus metric on ``orderer``'s operations endpoint: {labels: value}."""
-        import urllib.request
-
         node = next(o for o in self.info["orderers"] if o["name"] == orderer)
-        with urllib.request.urlopen(f"{node['operations']}/metrics", timeout=5) as response:
-            text = response.read().decode()
-        samples = {}
-        for line in text.splitlines():
-            if line.startswith(metric) and line[len(metric):len(metric) + 1] in ("{", " "):
-                labels, _, value = line[len(metric):].rpartition(" ")
-                samples[labels.strip()] = float(value)
-        return samples
+        return _prometheus_samples(node["operations"], metric)
+
+    def peer_metric(self, org: str, metric: str) -> dict[str, float]:
+        """The samples of one Prometheus metric on peer0 of ``org``: {labels: value}."""
+        return _prometheus_samples(self.info["orgs"][org]["peer"]["operations"], metric)
+
+    def shim_requests(self) -> dict[str, int]:
+        """Per message type, the chaincode requests both peers have answered so far (their counter
+        chaincode_shim_requests_completed): the round trips between peers and chaincode servers."""
+        counts: dict[str, int] = {}
+        for org in self.info["orgs"]:
+            for labels, value in self.peer_metric(org, "chaincode_shim_requests_completed").items():
+                kind = re.search(r'type="([A-Z_]+)"', labels).group(1)
+                counts[kind] = counts.get(kind, 0) + int(value)
+        return counts
 
     def height(self, org: str) -> tuple[int, str]:
         out = self.peer("channel", "getinfo", "-c", self.channel, org=org, user="Admin").stdout
@@ -290,6 +295,19 @@ class FabricNetwork:
         return Gateway.connect(o["peer"]["address"], identity,
                                tls_root_certificates=Path(o["peer"]["tls_ca"]).read_bytes(),
                                ssl_target_name_override=o["peer"]["name"])
+
+
+def _prometheus_samples(operations_url: str, metric: str) -> dict[str, float]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{operations_url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith(metric) and line[len(metric):len(metric) + 1] in ("{", " "):
+            labels, _, value = line[len(metric):].rpartition(" ")
+            samples[labels.strip()] = float(value)
+    return samples
 
 
 def endorser_transactions(block: common_pb2.Block):

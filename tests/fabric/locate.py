@@ -1,4 +1,4 @@
-"""Find the Fabric 2.5 binaries and their config folder, or say exactly what is missing.
+"""Find the Fabric binaries (2.5, or 3.x) and their config folder, or say exactly what is missing.
 
 Binaries: in $FABRIC_BIN if set, else on PATH. Config (core.yaml, orderer.yaml): $FABRIC_CFG_PATH if set,
 else the config/ folder beside the binaries' bin/ (the release layout; symlinks are followed).
@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REQUIRED = ("peer", "orderer", "configtxgen", "osnadmin", "cryptogen")
+# 2.5 is the version the project is written and tested for; 3.x peers run it unchanged (and from 3.1 take a
+# transaction's writes in batches, see chaincode/runtime/README.md)
+SUPPORTED = ("2.5.", "3.")
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,8 @@ def locate() -> FabricInstall:
             raise FabricMissingError(f"Fabric config file {config / needed} not found (set FABRIC_CFG_PATH)")
     out = subprocess.run([str(peer), "version"], capture_output=True, text=True, timeout=30).stdout
     version = next((line.split(":", 1)[1].strip() for line in out.splitlines() if "Version:" in line), "")
-    if not version.startswith("2.5"):
-        raise FabricMissingError(f"Fabric 2.5 is needed, {peer} is version {version or 'unknown'}")
+    if not version.startswith(SUPPORTED):
+        raise FabricMissingError(f"Fabric 2.5 (or 3.x) is needed, {peer} is version {version or 'unknown'}")
     return FabricInstall(peer.parent, config, version)
 
 

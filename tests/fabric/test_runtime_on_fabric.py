@@ -1,4 +1,5 @@
-"""fabric-ccaas on a real Fabric 2.5 network: every stub call through `peer chaincode invoke/query`, then load."""
+"""fabric-ccaas on a real Fabric network (2.5, or 3.x): every stub call through `peer chaincode invoke/query`, then
+load."""
 
 import asyncio
 import hashlib
@@ -6,6 +7,7 @@ import json
 import time
 
 import pytest
+import yaml
 from vpp_gateway.fabric import GatewayError
 
 from .harness import parse_invoke_payload, transactions_in
@@ -44,6 +46,27 @@ def test_range_queries_batches_and_pages(fabric_network):
         if not bookmark:
             break
     assert pages == 3 and keys == [f"p{i:05d}" for i in range(250)]
+
+
+def peer_batches_writes(fabric_install) -> bool:
+    """Whether these peers take WRITE_BATCH_STATE: Fabric 3.1 or later with chaincode.runtimeParams.useWriteBatch."""
+    major, minor = (int(part) for part in fabric_install.version.split(".")[:2])
+    core = yaml.safe_load((fabric_install.config_dir / "core.yaml").read_text())
+    params = (core.get("chaincode") or {}).get("runtimeParams") or {}
+    return (major, minor) >= (3, 1) and bool(params.get("useWriteBatch"))
+
+
+def test_writes_reach_the_peer_in_the_messages_its_version_takes(fabric_network, fabric_install):
+    net = fabric_network
+    before = net.shim_requests()
+    assert parse_invoke_payload(net.invoke("conformance", "PutMany", "w", "250").stderr) == "250"
+    sent = {k: v - before.get(k, 0) for k, v in net.shim_requests().items() if v != before.get(k, 0)}
+    if peer_batches_writes(fabric_install):  # both endorsing peers get the 250 writes in one message each
+        assert sent == {"WRITE_BATCH_STATE": 2}
+    else:  # Fabric 2.5: a round trip per write and peer
+        assert sent == {"PUT_STATE": 500}
+    rows = json.loads(net.query("conformance", "Range", "w", "x", org="org2").stdout)
+    assert [(r["key"], r["value"]) for r in rows] == [(f"w{i:05d}", str(i)) for i in range(250)]
 
 
 def test_composite_keys_and_partial_queries(fabric_network):
