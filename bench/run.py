@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,10 @@ BENCHMARKS = {
     "rest-gateway": "bench.rest_gateway",
     "soak": "bench.soak",
 }
+
+
+#: environment settings that change what a benchmark measures, shown in its recorded command
+COMMAND_ENV = ("FABRIC_BIN", "FABRIC_CFG_PATH")
 
 
 def metric(name: str, value: float, unit: str, baseline_name: str, baseline_value: float | None,
@@ -69,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"== benchmark {name}", flush=True)
         doc = importlib.import_module(BENCHMARKS[name]).run(args)
-        doc["command"] = f"make bench NAME={name}" + (" (--quick)" if args.quick else "")
+        settings = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k in COMMAND_ENV or
+                            k.startswith(("BENCH_", "VPP_SOAK_")))
+        doc["command"] = (f"{settings} " if settings else "") + f"make bench NAME={name}" + (
+            " (--quick)" if args.quick else "")
+        name = doc.pop("result_name", name)  # a benchmark may file a variant apart (e.g. per Fabric version)
         doc["when"] = datetime.now(UTC).isoformat(timespec="seconds")
         doc = {**doc["metrics"][0], "benchmark": name, **doc}  # headline figure at the top level
         (RESULTS / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
