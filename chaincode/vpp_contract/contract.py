@@ -399,6 +399,16 @@ class EnergyContract(Contract):
         return {"offers": [json.loads(kv.value) async for kv in iterator], "bookmark": page.bookmark}
 
     @evaluate
+    async def GetAsset(self, ctx: Context, asset_id: str) -> dict:
+        """One asset as registered: site, owner, kind, power, battery parameters, meters (owners: their own)."""
+        caller = caller_of(ctx)
+        asset = await Tx.open(ctx).view.get_json(key("asset", asset_id))
+        if asset is None:
+            raise ChaincodeError(Code.NOT_FOUND, f"asset {asset_id} does not exist")
+        require_account_access(caller, asset["owner"])
+        return asset
+
+    @evaluate
     async def GetBatteryState(self, ctx: Context, asset_id: str) -> dict:
         """The burn algorithm's view of a battery: its parameters, its state, the last verified boundary."""
         caller = caller_of(ctx)

@@ -43,6 +43,7 @@ CALLS = [
     ("GetAssetEvents", ["s1-gen", str(T), str(T + 3600)], "alice"),
     ("GetSiteStatement", ["s1", str(T), str(T + 3600)], "alice"),
     ("GetBatteryState", ["s1-bat"], "alice"),
+    ("GetAsset", ["s1-gen"], "alice"),
     ("GetSites", ["Org1MSP:alice"], "alice"),
     ("QuerySitesByLocation", ["Utrecht"], "admin"),
     ("QueryReadingsBySite", ["s1", str(T), str(T + 3600), "10", ""], "alice"),

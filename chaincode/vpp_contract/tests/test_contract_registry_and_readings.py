@@ -36,6 +36,10 @@ async def test_asset_and_meter_registration_checks(world):
     assert await world.error("RegisterMeter", "m1", "g", "900", other_curve.public_pem) == "INVALID_ARGUMENT"
     registered = await world.ok("RegisterMeter", "m1", "g", "900", meter.public_pem)
     assert registered["kind"] == "generation" and registered["owner"] == "Org1MSP:alice"
+    asset = await world.ok("GetAsset", "g")
+    assert (asset["site_id"], asset["owner"], asset["kind"], asset["max_power_w"], asset["meters"]) == (
+        "s1", "Org1MSP:alice", "generator", 100, ["m1"])
+    assert await world.error("GetAsset", "nope") == "NOT_FOUND"
 
 
 async def test_generation_mints_tgen_exactly_once(world):
@@ -151,6 +155,8 @@ async def test_owners_see_only_their_own_data(world, identities):
     assert await world.error("GetLots", "Org1MSP:alice", "Tgen", who=bob) == "FORBIDDEN"
     assert await world.error("GetReadings", meters["gen"].meter_id, "0", str(T + 900), who=bob) == "FORBIDDEN"
     assert await world.error("GetAssetEvents", "s1-gen", "0", str(T + 900), who=bob) == "FORBIDDEN"
+    assert await world.error("GetAsset", "s1-gen", who=bob) == "FORBIDDEN"
+    assert (await world.ok("GetAsset", "s1-gen", who=alice))["owner"] == "Org1MSP:alice"
     assert await world.error("GetSites", "Org1MSP:alice", who=bob) == "FORBIDDEN"
     assert await world.error("GetSites", "", who=bob) == "FORBIDDEN"
     assert [s["site_id"] for s in await world.ok("GetSites", "Org1MSP:bob", who=bob)] == ["s2"]

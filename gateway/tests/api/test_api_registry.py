@@ -45,6 +45,12 @@ def test_owner_self_service_site_asset_meter(world: World):
     assert {a["asset_id"] for a in assets["assets"] + rest["assets"]} == {"reg-self-pv", "reg-self-bat"}
     status = alice.ok("GET", "/meters/reg-self-m1")
     assert status["meter_id"] == "reg-self-m1" and status["last_reading"] is None
+    pv = alice.ok("GET", "/assets/reg-self-pv")
+    assert (pv["site_id"], pv["owner"], pv["kind"], pv["max_power_w"], pv["meters"]) == (
+        "reg-self", site["owner"], "generator", 5000, ["reg-self-m1"])
+    assert alice.ok("GET", "/assets/reg-self-bat")["battery"]["capacity_wh"] == 10000
+    missing = alice.get("/assets/reg-self-nothing")
+    assert (missing.status_code, error_code(missing)) == (404, "NOT_FOUND")
 
 
 def test_owner_cannot_set_owner_property(world: World):
@@ -70,6 +76,9 @@ def test_owner_cannot_see_or_change_another_owners_registry(world: World):
     assert (others.status_code, error_code(others)) == (403, "FORBIDDEN")
     meter = bob.get("/meters/reg-alice-m")
     assert (meter.status_code, error_code(meter)) == (403, "FORBIDDEN")
+    other_asset = bob.get("/assets/reg-alice-pv")
+    assert (other_asset.status_code, error_code(other_asset)) == (403, "FORBIDDEN")
+    assert world.utility.ok("GET", "/assets/reg-alice-pv")["owner"] == world.me["alice"]["ledger_account"]
     asset = bob.post("/sites/reg-alice/assets", json={"asset_id": "bob-sneaks", "kind": "load", "max_power_w": 1})
     assert (asset.status_code, error_code(asset)) == (404, "NOT_FOUND")
     sneak = bob.post("/assets/reg-alice-pv/meters", json={"meter_id": "bob-m", "interval_s": 900,

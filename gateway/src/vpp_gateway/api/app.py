@@ -48,6 +48,7 @@ ROUTES: tuple[tuple[str, type], ...] = (
     ("/sites/{site_id}/assets", registry.SiteAssets),
     ("/sites/{site_id}/readings", readings.SiteReadings),
     ("/sites/{site_id}/statement", statements.SiteStatement),
+    ("/assets/{asset_id}", registry.Asset),
     ("/assets/{asset_id}/meters", registry.AssetMeters),
     ("/assets/{asset_id}/events", market.AssetEvents),
     ("/assets/{asset_id}/battery", market.Battery),

@@ -94,6 +94,14 @@ class SiteAssets(Resource):
         return committed_reply(AssetResponse.model_validate(asset), committed)
 
 
+class Asset(Resource):
+    @operation("One asset as registered: site, owner, kind, power, battery parameters, meters (owners: their own)",
+               tags=TAG, response=AssetResponse, errors=("NOT_FOUND", "FORBIDDEN"))
+    async def on_get(self, call: Call):
+        return AssetResponse.model_validate(await self.deps.ledger.query(
+            call.principal.identity, "GetAsset", call.params["asset_id"]))
+
+
 class AssetMeters(Resource):
     # Admin only, even for an owner's own asset: whoever registers a meter's public key could hold its private
     # key and sign any energy; meter keys are provisioned at the edge and registered by the operator (DESIGN §7).
