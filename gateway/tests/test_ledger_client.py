@@ -221,6 +221,21 @@ def test_fabric_transport_errors(error_type, status, expected):
     assert mapped.tx_id == "tx4"
 
 
+def test_a_chaincode_server_the_peer_cannot_reach_is_unavailable():
+    # the Gateway's answer to a submit while org1's chaincode server was killed (native Fabric 2.5.12, 2026-11-24)
+    detail = ErrorDetail("127.0.0.1:45051", "Org1MSP", "error in simulation: failed to execute transaction 2a0d: "
+                         "could not launch chaincode vpp_1.0:0d32: connection to vpp_1.0:0d32 failed: error cannot "
+                         "create connection for vpp_1.0:0d32: error creating grpc connection to 127.0.0.1:45070: "
+                         "failed to create new connection: connection error: desc = \"transport: error while dialing: "
+                         "dial tcp 127.0.0.1:45070: connect: connection refused\"", None)
+    error = EndorseError("failed to endorse transaction, see attached details for more info",
+                         code=grpc.StatusCode.ABORTED, transaction_id="tx5", details=(detail,))
+    mapped = map_fabric_error(error)
+    assert type(mapped) is UnavailableError and mapped.reason == "CHAINCODE_UNAVAILABLE" and mapped.tx_id == "tx5"
+    hung = EndorseError("timeout expired while executing transaction", code=grpc.StatusCode.ABORTED)
+    assert type(map_fabric_error(hung)) is UnavailableError
+
+
 def test_unknown_errors_are_ledger_errors():
     assert type(map_fabric_error(RuntimeError("boom"))) is LedgerError
     assert type(map_fabric_error(GatewayError("odd"))) is LedgerError

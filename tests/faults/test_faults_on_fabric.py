@@ -313,7 +313,14 @@ async def test_chaincode_server_killed_mid_transaction(fault_stack, tmp_path):
         await wait_mid_submit(run.submitter, at_least_s=0.02)
         run.fault_at = time.monotonic()
         os.kill(net.chaincode_pids("vpp")["org1"], signal.SIGKILL)
-        await asyncio.sleep(2)
+        await asyncio.sleep(0.5)
+        # meanwhile an integrator's transaction needs org1's endorsement: 503 with Retry-After, not a 502
+        api = fault_stack.api
+        refused = await asyncio.to_thread(api.http.post, api.base + "/sites", timeout=30, json={
+            "site_id": "cc-down-site", "location": "Utrecht", "owner": "Org1MSP:cc-down"})
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "LEDGER_UNAVAILABLE" and refused.headers["Retry-After"] == "2"
+        await asyncio.sleep(1.5)
         await asyncio.to_thread(start_node, net, "cc-vpp-org1")
         run.restarted_at = time.monotonic()
         await recover_and_finish(fault_stack, run)

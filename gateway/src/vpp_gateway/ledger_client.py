@@ -229,12 +229,19 @@ class EmbeddedLedgerClient:
 
 # -- Fabric ------------------------------------------------------------------------------------------------------
 
+#: what a Fabric 2.5/3.1 peer says when it cannot reach the chaincode server or loses it mid-transaction
+#: (core/chaincode: chaincode_support.go, handler.go, runtime_launcher.go)
+CHAINCODE_DOWN_MARKERS = ("could not launch chaincode", "chaincode stream terminated",
+                          "timeout expired while executing transaction", "chaincode registration failed")
+
+
 def map_fabric_error(error: Exception) -> LedgerError:
     """Translate a :mod:`vpp_gateway.fabric` error into the ledger-client hierarchy.
 
     Chaincode ``CODE: message`` → :class:`ContractError`; a :class:`~vpp_gateway.fabric.CommitError` for an MVCC or
-    phantom read conflict → :class:`ConflictError`; gRPC ``UNAVAILABLE`` / ``DEADLINE_EXCEEDED`` →
-    :class:`UnavailableError`; anything else → :class:`LedgerError`.
+    phantom read conflict → :class:`ConflictError`; gRPC ``UNAVAILABLE`` / ``DEADLINE_EXCEEDED``, and a peer
+    that cannot reach the chaincode server (:data:`CHAINCODE_DOWN_MARKERS`) → :class:`UnavailableError`; anything
+    else → :class:`LedgerError`.
     """
     import grpc
 
@@ -256,6 +263,11 @@ def map_fabric_error(error: Exception) -> LedgerError:
     reason = error.code.name if error.code is not None else None
     if error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return UnavailableError(str(error), tx_id=tx_id, reason=reason)
+    texts = [error.message, *(detail.message for detail in error.details)]
+    if any(marker in text for text in texts for marker in CHAINCODE_DOWN_MARKERS):
+        # the peer could not reach the chaincode server (or lost it mid-transaction): nothing was endorsed, so
+        # nothing can commit, and a retry succeeds once the server is back
+        return UnavailableError(str(error), tx_id=tx_id, reason="CHAINCODE_UNAVAILABLE")
     return LedgerError(str(error), tx_id=tx_id, reason=reason)
 
 
