@@ -163,6 +163,9 @@ class StreamHandler:
             task.cancel()
 
 
+MIN_WRITE_BATCH = 100  # the Go shim's floor for a peer's announced write batch size
+
+
 def _write_batch_size(payload: bytes) -> int:
     """The batch size a READY payload announces, 0 for none. Like the Go shim, at least 100 when batching is on
     (a peer announcing a smaller size gets batches of 100)."""
@@ -174,9 +177,6 @@ def _write_batch_size(payload: bytes) -> int:
         log.warning("ignoring an unreadable READY payload (%d bytes): writes are not batched", len(payload))
         return 0
     return max(params.max_size_write_batch, MIN_WRITE_BATCH) if params.use_write_batch else 0
-
-
-MIN_WRITE_BATCH = 100
 
 
 def error_response(message: str, status: int = 500) -> proposal_response_pb2.Response:
